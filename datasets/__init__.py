@@ -1,0 +1,1 @@
+"""Datasets app: uploaded robot recordings and their inspected metadata."""

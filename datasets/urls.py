@@ -1,0 +1,3 @@
+"""Signed upload endpoint under /api/uploads/."""
+
+urlpatterns = []
