@@ -13,3 +13,7 @@ class CenterosConfig(AppConfig):
         # Every installed app declares its actions in actions.py; importing
         # the module registers them.
         autodiscover_modules("actions")
+
+        # Platform-wide stats read every domain app, so they register their
+        # actions from a module of their own rather than the core package.
+        import centeros.stats  # noqa: F401

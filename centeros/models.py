@@ -42,4 +42,6 @@ class AuditLogEntry(models.Model):
         indexes = [models.Index(fields=["org", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.status_code} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return (
+            f"{self.action} {self.status_code} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        )

@@ -1,5 +1,7 @@
 """Actions of the orgs and tokens categories."""
 
+from rest_framework import serializers
+
 from centeros.actions import Risk, action
 from centeros.actions.pagination import paginate
 from centeros.actions.params import (
@@ -14,8 +16,6 @@ from centeros.actions.params import (
 )
 from centeros.errors import PermissionDenied
 from centeros.scopes import AUTHENTICATED
-from rest_framework import serializers
-
 from orgs import selectors, services
 from orgs.models import Membership, Organization, PersonalAccessToken, RoleChoices
 
@@ -125,8 +125,10 @@ class InviteMemberParams(ActionParams):
     )
 
     def to_internal_value(self, data):
-        if isinstance(data, dict) and "email" in data and not isinstance(
-            data["email"], str
+        if (
+            isinstance(data, dict)
+            and "email" in data
+            and not isinstance(data["email"], str)
         ):
             raise serializers.ValidationError({"email": ["Must be a string."]})
         return super().to_internal_value(data)
@@ -167,7 +169,10 @@ def whoami(context, params):
         },
         "org": org_data(context.org),
         "role": context.principal.role,
-        "token": {"kind": context.principal.token_kind, "id": context.principal.token_id},
+        "token": {
+            "kind": context.principal.token_kind,
+            "id": context.principal.token_id,
+        },
         "scopes": sorted(context.scopes),
     }
 
@@ -194,7 +199,9 @@ def list_pats(context, params):
 
 
 class CreatePatParams(ActionParams):
-    name = StrictCharField(max_length=100, help_text="A name to recognise the token by.")
+    name = StrictCharField(
+        max_length=100, help_text="A name to recognise the token by."
+    )
     scopes = serializers.ListField(
         child=StrictCharField(max_length=40),
         min_length=1,
@@ -242,6 +249,7 @@ class RevokePatParams(ActionParams):
     params=RevokePatParams,
 )
 def revoke_pat(context, params):
-    pat = services.pat_revoke(pat_id=params["pat_id"], owner=context.user, org=context.org)
+    pat = services.pat_revoke(
+        pat_id=params["pat_id"], owner=context.user, org=context.org
+    )
     return pat_data(pat)
-

@@ -64,7 +64,9 @@ class Membership(models.Model):
     class Meta:
         ordering = ["org", "user__username"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "org"], name="orgs_membership_unique")
+            models.UniqueConstraint(
+                fields=["user", "org"], name="orgs_membership_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -35,7 +35,10 @@ def pat_list(*, owner: User, org: Organization):
 def default_org_for(*, user: User) -> Organization | None:
     """Return the organisation a login without ``org`` signs in to."""
     membership = (
-        Membership.objects.filter(user=user).select_related("org").order_by("id").first()
+        Membership.objects.filter(user=user)
+        .select_related("org")
+        .order_by("id")
+        .first()
     )
     if membership is not None:
         return membership.org

@@ -61,7 +61,10 @@ def pat_create(
                 "A new token cannot have scopes that the creating token lacks: "
                 f"{', '.join(beyond)}."
             )
-    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_PAT_LIFETIME_DAYS:
+    if (
+        expires_in_days is not None
+        and not 1 <= expires_in_days <= MAX_PAT_LIFETIME_DAYS
+    ):
         raise InvalidInput(
             f"expires_in_days must be between 1 and {MAX_PAT_LIFETIME_DAYS}."
         )

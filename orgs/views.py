@@ -55,7 +55,7 @@ def _resolve_org(user: User, requested: str | None) -> tuple[Organization, str]:
         org = default_org_for(user=user)
     role = role_in_org(user=user, org=org) if org else None
     if org is None or role is None:
-        # The same answer whether the organisation exists or not.
+        # The same error whether the organisation exists or not.
         raise AuthenticationFailed(
             "This user is not a member of that organisation."
             if requested
@@ -158,7 +158,9 @@ class LogoutView(APIView):
 
     @extend_schema(
         request=RefreshSerializer,
-        responses={200: inline_serializer("LogoutResponse", {"ok": serializers.BooleanField()})},
+        responses={
+            200: inline_serializer("LogoutResponse", {"ok": serializers.BooleanField()})
+        },
         tags=["auth"],
     )
     def post(self, request):

@@ -145,3 +145,11 @@ class AnnotationTaskFactory(factory.django.DjangoModelFactory):
 
     org = factory.SubFactory(OrganizationFactory)
     title = factory.Sequence(lambda n: f"Label grasp episodes {n}")
+
+
+class AnnotationReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "annotations.AnnotationReview"
+
+    task = factory.SubFactory(AnnotationTaskFactory)
+    decision = "approved"

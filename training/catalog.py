@@ -2,7 +2,7 @@
 
 The catalog is a versioned data file, ``training/data/finetune_catalog.json``,
 so that prices and model facts change by editing data, not code. This module
-loads and checks it once per process and answers look-ups by model name and
+loads and checks it once per process and looks entries up by model name and
 model type. It imports nothing from Django because the built-in trainer
 subprocess uses it too.
 """
@@ -46,7 +46,7 @@ def load_catalog() -> dict[str, Any]:
     """Return the fine-tune catalog as a dict.
 
     The file is read and checked once per process. Each call returns a deep
-    copy, so a caller that edits the result cannot change later answers.
+    copy, so a caller that edits the result cannot change later results.
     """
     return copy.deepcopy(_load_checked_catalog())
 
@@ -168,8 +168,7 @@ def _check_catalog(catalog: Any) -> None:
         model_names.add(model["name"])
         if model["provider"] not in provider_ids:
             raise CatalogError(
-                f"Model '{model['name']}' names unknown provider "
-                f"'{model['provider']}'."
+                f"Model '{model['name']}' names unknown provider '{model['provider']}'."
             )
         if model["framework"] not in framework_ids:
             raise CatalogError(

@@ -43,7 +43,7 @@ def estimate_cost(
     """Estimate the GPU hours and the on-demand price of one training run.
 
     Give ``epochs`` or ``steps``, not both. With neither, the model type's
-    default from the catalog is used and ``length_source`` says so. Raises
+    default from the catalog is used and ``length_source`` is ``"default"``. Raises
     ValueError with a sentence naming the value for an invalid count, an
     unknown model type, base model, GPU type or provider, or a GPU that the
     provider does not offer.

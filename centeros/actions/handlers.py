@@ -7,7 +7,7 @@ with ``errors`` for validation failures and ``request_id`` for server errors.
 import logging
 
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 
 from centeros.errors import DomainError
@@ -80,7 +80,9 @@ def api_exception_handler(exc, context):
         headers = {}
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             headers["Retry-After"] = str(int(exc.wait) + 1)
-        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        if isinstance(
+            exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed
+        ):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
             status_code = 401
         else:
@@ -94,10 +96,13 @@ def api_exception_handler(exc, context):
             code = exc.default_code
         return error_response(status_code, str(detail), code=code, headers=headers)
 
-    logger.exception(
+    # The handler is called from DRF's except block, so exc_info is the
+    # error being handled.
+    logger.error(
         "Unhandled error in %s (request %s)",
         getattr(request, "path", "?"),
         request_id,
+        exc_info=exc,
     )
     return error_response(
         500,

@@ -4,10 +4,19 @@ Safety actions (emergency stop) are never throttled: a stop that waits for a
 rate window is worse than no limit at all.
 """
 
+from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
-class ActionRateThrottle(SimpleRateThrottle):
+class SettingsRateThrottle(SimpleRateThrottle):
+    """Reads its rate from settings on each request rather than at import."""
+
+    def get_rate(self):
+        rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+        return rates.get(self.scope)
+
+
+class ActionRateThrottle(SettingsRateThrottle):
     """Limits each token (or each client address when anonymous)."""
 
     scope = "actions"
@@ -24,7 +33,7 @@ class ActionRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class LoginRateThrottle(SimpleRateThrottle):
+class LoginRateThrottle(SettingsRateThrottle):
     """Limits login and refresh attempts per client address."""
 
     scope = "login"

@@ -21,8 +21,8 @@ from centeros.actions.registry import Action, Page, Risk, registry
 from centeros.actions.schema import serializer_schema
 from centeros.actions.throttles import ActionRateThrottle
 from centeros.audit import audit_record
-from centeros.scopes import AUTHENTICATED
 from centeros.errors import DomainError
+from centeros.scopes import AUTHENTICATED
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,8 @@ class ActionDispatchView(APIView):
                 400, describe_validation(errors), code="invalid", errors=errors
             )
 
-        # Step 5: run the handler in a transaction. A DomainError that asks
-        # to keep its changes is answered only after they are committed.
+        # Step 5: run the handler in a transaction. A DomainError with
+        # keep_changes set is returned only after its changes are committed.
         context = ActionContext(
             principal=principal,
             request_id=getattr(request, "request_id", ""),

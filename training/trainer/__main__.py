@@ -130,4 +130,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except TrainingCancelled:
+        # SIGTERM while an error event was being written: drop it unflushed.
+        os._exit(EXIT_CANCELLED)

@@ -83,7 +83,10 @@ def parse_config(raw: Any) -> TrainerConfig:
 
     model_type = check_model_type(raw.get("model_type"))
     dataset_files = _parse_dataset_files(raw.get("dataset_files"))
-    hyperparameters = parse_hyperparameters(raw.get("hyperparameters") or {})
+    raw_hyperparameters = raw.get("hyperparameters")
+    hyperparameters = parse_hyperparameters(
+        {} if raw_hyperparameters is None else raw_hyperparameters
+    )
     output_path = _parse_output_path(raw.get("output_path"))
     return TrainerConfig(
         job_id=job_id,

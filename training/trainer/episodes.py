@@ -4,11 +4,11 @@ Readers yield one episode at a time and read only low-dimensional arrays.
 Image datasets are recognised from their shape in the file's metadata and
 never loaded. Supported layouts:
 
-- robomimic HDF5: ``data/demo_N/actions`` with ``data/demo_N/obs/<key>``; the
-  observation is the concatenation of the low-dimensional keys (at most two
-  dimensions per dataset, so at most one per step) in sorted key order;
-- robosuite raw HDF5: ``data/demo_N/actions`` with ``data/demo_N/states``;
-- ALOHA/ACT HDF5: ``observations/qpos`` with ``action``, one episode per file;
+- robomimic HDF5: ``data/demo_N/actions`` with ``data/demo_N/obs/<key>``.
+  The observation concatenates the low-dimensional keys in sorted key order.
+  A key is low-dimensional when its dataset has one or two dimensions.
+- robosuite raw HDF5: ``data/demo_N/actions`` with ``data/demo_N/states``.
+- ALOHA/ACT HDF5: ``observations/qpos`` with ``action``, one episode per file.
 - LeRobot v2 and v3 folders: ``meta/info.json`` with parquet files under
   ``data/``, columns ``observation.state`` and ``action``.
 """
@@ -141,12 +141,12 @@ def _iter_demo_group(path: Path, data: h5py.Group) -> Iterator[Episode]:
     for name in demos:
         demo = data[name]
         source = f"{path.name}:data/{name}"
-        actions = _read_numeric(demo, "actions", source, required=True)
+        actions = _read_numeric(demo, "actions", source)
         if isinstance(demo.get("obs"), h5py.Group):
             keys, observations = _read_robomimic_obs(demo["obs"], source)
         elif isinstance(demo.get("states"), h5py.Dataset):
             keys = ("states",)
-            observations = _read_numeric(demo, "states", source, required=True)
+            observations = _read_numeric(demo, "states", source)
         else:
             raise TrainerError(
                 f"Episode {source} has neither obs/ nor states; the built-in "
@@ -204,17 +204,15 @@ def _read_robomimic_obs(
 
 def _read_aloha_episode(path: Path, handle: h5py.File) -> Episode:
     source = path.name
-    observations = _read_numeric(handle["observations"], "qpos", source, required=True)
-    actions = _read_numeric(handle, "action", source, required=True)
+    observations = _read_numeric(handle["observations"], "qpos", source)
+    actions = _read_numeric(handle, "action", source)
     return _make_episode(source, ("observations/qpos",), observations, actions)
 
 
-def _read_numeric(group: h5py.Group, key: str, source: str, *, required: bool):
+def _read_numeric(group: h5py.Group, key: str, source: str) -> np.ndarray:
     item = group.get(key)
     if not isinstance(item, h5py.Dataset):
-        if required:
-            raise TrainerError(f"Episode {source} has no '{key}' dataset.")
-        return None
+        raise TrainerError(f"Episode {source} has no '{key}' dataset.")
     if item.dtype.kind not in "biuf":
         raise TrainerError(
             f"Episode {source} stores '{key}' as {item.dtype}, not numbers."

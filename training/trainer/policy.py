@@ -71,7 +71,9 @@ class MLP:
 
     @property
     def parameter_count(self) -> int:
-        return sum(w.size + b.size for w, b in zip(self.weights, self.biases))
+        return sum(
+            w.size + b.size for w, b in zip(self.weights, self.biases, strict=True)
+        )
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         outputs, _ = self._forward_with_activations(inputs)
@@ -102,7 +104,9 @@ class MLP:
         activations = [inputs]
         hidden = inputs
         last = len(self.weights) - 1
-        for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+        for index, (weight, bias) in enumerate(
+            zip(self.weights, self.biases, strict=True)
+        ):
             hidden = hidden @ weight + bias
             if index < last:
                 hidden = np.maximum(hidden, 0.0)
@@ -146,7 +150,9 @@ class AdamW:
         gradients = [*weight_grads, *bias_grads]
         weight_count = len(self.model.weights)
 
-        for index, (parameter, gradient) in enumerate(zip(parameters, gradients)):
+        for index, (parameter, gradient) in enumerate(
+            zip(parameters, gradients, strict=True)
+        ):
             first = self._first_moments[index]
             second = self._second_moments[index]
             first *= self.beta1
@@ -210,7 +216,9 @@ def save_policy(
     write leaves no file at ``path``.
     """
     arrays: dict[str, np.ndarray] = {}
-    for index, (weight, bias) in enumerate(zip(model.weights, model.biases)):
+    for index, (weight, bias) in enumerate(
+        zip(model.weights, model.biases, strict=True)
+    ):
         arrays[f"weight_{index}"] = weight
         arrays[f"bias_{index}"] = bias
     for key in NORMALISATION_KEYS:
@@ -301,7 +309,7 @@ def _build_model(path: Path, arrays: dict[str, np.ndarray], config: dict) -> MLP
     sizes = config["layer_sizes"]
     weights = []
     biases = []
-    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         for key, shape in (
             (f"weight_{index}", (fan_in, fan_out)),
             (f"bias_{index}", (fan_out,)),

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 # they are divided by 1 instead, so normalisation cannot blow them up.
 MIN_STD = 1e-6
 
+EVALUATION_CHUNK = 8192
+
 Emit = Callable[[dict[str, Any]], None]
 
 
@@ -90,7 +92,9 @@ def run_training(config: TrainerConfig, emit: Emit) -> dict[str, Any]:
     for epoch in range(1, hyper.epochs + 1):
         loss = _train_epoch(model, optimizer, train_x, train_y, hyper.batch_size, rng)
         val_loss = _evaluate(model, val_x, val_y)
-        if not np.isfinite(loss) or (val_loss is not None and not np.isfinite(val_loss)):
+        if not np.isfinite(loss) or (
+            val_loss is not None and not np.isfinite(val_loss)
+        ):
             raise TrainerError(
                 f"Training diverged at epoch {epoch} (loss {loss}); lower "
                 f"learning_rate (now {hyper.learning_rate})."
@@ -282,9 +286,17 @@ def _train_epoch(
 
 
 def _evaluate(model: MLP, inputs: np.ndarray, targets: np.ndarray) -> float | None:
+    """Return the validation MSE, or None without validation rows."""
     if inputs.shape[0] == 0:
         return None
-    return float(np.mean((model.forward(inputs) - targets) ** 2))
+
+    # Chunks bound the memory of the hidden activations on large sets.
+    squared_error = 0.0
+    for start in range(0, inputs.shape[0], EVALUATION_CHUNK):
+        outputs = model.forward(inputs[start : start + EVALUATION_CHUNK])
+        error = outputs - targets[start : start + EVALUATION_CHUNK]
+        squared_error += float(np.sum(error.astype(np.float64) ** 2))
+    return squared_error / targets.size
 
 
 def _file_digest(path: Path) -> tuple[str, int]:
