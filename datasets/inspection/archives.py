@@ -1,7 +1,7 @@
 """Read-only access to the members of an uploaded zip or tar archive.
 
-Members are read in place through ``zipfile`` and ``tarfile``; nothing is
-extracted unless an inspector asks for a file on disk (``extract``). Only
+Members are read in place through ``zipfile`` and ``tarfile``. Nothing is
+extracted unless an inspector needs a file on disk (``extract``). Only
 regular files are listed: directories, symbolic links and device entries are
 skipped, so no member can point outside the archive.
 """
@@ -22,9 +22,9 @@ from .source import Source
 logger = logging.getLogger(__name__)
 
 # Exceptions zipfile and tarfile raise on damaged or truncated archives. A
-# truncated gzip stream raises EOFError, a bad one gzip.BadGzipFile (an
-# OSError); unsupported zip compression raises NotImplementedError and an
-# encrypted member RuntimeError.
+# truncated gzip stream raises EOFError and a bad one gzip.BadGzipFile, an
+# OSError. Unsupported zip compression raises NotImplementedError, and an
+# encrypted member raises RuntimeError.
 ARCHIVE_READ_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -59,10 +59,9 @@ class Archive:
             else:
                 self._open_tar(source)
         except ARCHIVE_READ_ERRORS as error:
-            raise InspectionError(
-                f"The file {filename!r} is not a readable {self.kind} archive: "
-                f"it is damaged or truncated ({error}){content_hint(source.head())}."
-            ) from error
+            hint = content_hint(source.head(), filename)
+            message = _open_error_message(self.kind, filename, error, hint)
+            raise InspectionError(message) from error
 
         logger.debug("Archive %r lists %d files", filename, len(self.sizes))
 
@@ -112,9 +111,10 @@ class Archive:
         try:
             yield
         except ARCHIVE_READ_ERRORS as error:
+            detail = " ".join(str(error).split()) or type(error).__name__
             raise InspectionError(
                 f"The archive {self.filename!r} is damaged or truncated: reading "
-                f"{name!r} from it failed ({error or type(error).__name__})."
+                f"{name!r} from it failed ({detail})."
             ) from error
 
     def read_bytes(self, name: str, limit: int) -> bytes:
@@ -154,6 +154,26 @@ class Archive:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _open_error_message(kind: str, filename: str, error: Exception, hint: str) -> str:
+    """Explain why an archive could not be opened, in one sentence."""
+    if isinstance(error, zipfile.BadZipFile) and "not a zip file" in str(error):
+        reason = (
+            "it has no zip central directory, so it is truncated or not a zip archive"
+        )
+    elif isinstance(error, EOFError) or "unexpected end of data" in str(error):
+        reason = "it ends in the middle of its contents, so it is truncated"
+    elif isinstance(error, tarfile.ReadError) and kind == "tar":
+        # tarfile's own message lists each compression it tried, one a line.
+        reason = (
+            "it is neither a plain tar archive nor one compressed with gzip, "
+            "bzip2 or xz"
+        )
+    else:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        reason = f"it is damaged ({detail})"
+    return f"The file {filename!r} is not a readable {kind} archive: {reason}{hint}."
 
 
 def _normalize(name: str) -> str | None:

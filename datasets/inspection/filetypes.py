@@ -2,8 +2,8 @@
 
 import enum
 
-# Magic bytes at the start of a file, used only to make error messages say
-# what a misnamed file really is. Detection itself goes by extension.
+# Magic bytes at the start of a file. Error messages use them to name what a
+# misnamed file contains, but detection itself goes by extension.
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 ROSBAG_MAGIC_PREFIX = b"#ROSBAG V"
@@ -11,6 +11,17 @@ ROSBAG_V2_MAGIC = b"#ROSBAG V2.0\n"
 
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 _HDF5_SUFFIXES = (".hdf5", ".h5", ".he5")
+
+# The extensions that fit each kind of content describe_content recognizes,
+# the one to suggest first.
+_EXTENSIONS_BY_CONTENT = {
+    "an HDF5 file": _HDF5_SUFFIXES,
+    "an MCAP file": (".mcap",),
+    "a ROS 1 bag": (".bag",),
+    "a zip archive": (".zip",),
+    "a gzip-compressed file": (".tar.gz", ".tgz"),
+    "a tar archive": (".tar",),
+}
 
 
 class FileType(enum.StrEnum):
@@ -54,8 +65,8 @@ def describe_content(head: bytes) -> str | None:
     """Name the kind of file whose first bytes are ``head``, for error messages.
 
     Returns a phrase such as ``"an MCAP file"``, or None when the bytes match
-    no format this module knows. ``head`` should hold at least 512 bytes when
-    the file is that long, because the tar magic sits at offset 257.
+    none of the formats listed here. ``head`` should contain at least 512
+    bytes when the file is that long, because the tar magic sits at offset 257.
     """
     if head.startswith(HDF5_SIGNATURE):
         return "an HDF5 file"
@@ -78,32 +89,23 @@ def describe_content(head: bytes) -> str | None:
     return None
 
 
-def suggested_extension(head: bytes) -> str | None:
-    """Return the extension an upload with these first bytes should carry."""
-    kind = describe_content(head)
-    return {
-        "an HDF5 file": ".hdf5",
-        "an MCAP file": ".mcap",
-        "a ROS 1 bag": ".bag",
-        "a zip archive": ".zip",
-        "a gzip-compressed file": ".tar.gz",
-        "a tar archive": ".tar",
-    }.get(kind or "")
+def content_hint(head: bytes, filename: str) -> str:
+    """Build the clause that names what a misnamed file looks like, or ``""``.
 
-
-def content_hint(head: bytes) -> str:
-    """Build the clause that tells what a misnamed file looks like, or ``""``.
-
-    The clause starts with a semicolon, so callers append it to a sentence
-    before its full stop.
+    The clause is empty when the content matches no known format or matches
+    the format the file name already claims. Otherwise it starts with a
+    semicolon, so callers append it to a sentence before its full stop.
     """
     kind = describe_content(head)
     if kind is None:
         return ""
 
-    extension = suggested_extension(head)
-    if extension is None:
+    extensions = _EXTENSIONS_BY_CONTENT.get(kind)
+    if extensions is None:
         return f"; its content looks like {kind}"
+    if filename.strip().lower().endswith(extensions):
+        return ""
     return (
-        f"; its content looks like {kind}, so upload it with the {extension} extension"
+        f"; its content looks like {kind}, so upload it with the "
+        f"{extensions[0]} extension"
     )

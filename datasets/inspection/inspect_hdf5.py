@@ -82,7 +82,7 @@ def _check_signature(source: Source, filename: str) -> None:
 
     raise InspectionError(
         f"The file {filename!r} is not an HDF5 file: it has no HDF5 "
-        f"signature{content_hint(source.head())}."
+        f"signature{content_hint(source.head(), filename)}."
     )
 
 
@@ -200,7 +200,7 @@ def _inspect_robosuite_raw(
 def _inspect_aloha(file: h5py.File, observations: h5py.Group) -> DatasetMetadata:
     """Inspect the ALOHA/ACT layout: one episode per file.
 
-    The file holds ``action`` and ``observations/{qpos, qvel, effort,
+    The file contains ``action`` and ``observations/{qpos, qvel, effort,
     images/*}``, each with one row per time step.
     """
     metadata = new_metadata("hdf5", "aloha")
@@ -469,7 +469,7 @@ def _add_attribute_hints(metadata: DatasetMetadata, file: h5py.File, data: Any) 
     for label, group in groups:
         values = {}
         for name in group.attrs.keys():
-            # env_args and env_info are parsed above; their raw JSON is noise.
+            # env_args and env_info are parsed separately, so their raw JSON is left out.
             if name in ("env_args", "env_info"):
                 continue
             value = _read_attribute(group, name)

@@ -1,9 +1,9 @@
 """Inspection of MCAP recordings with the ``mcap`` library.
 
 Counts and times come from the summary section's Statistics record when the
-file has one; that reads the footer and summary, a few kilobytes at the end of
-the file. A file written without statistics is scanned record by record, which
-reads (and decompresses) the whole file.
+file has one. Reading it costs the footer and summary, a few kilobytes at the
+end of the file. A file written without statistics is scanned record by
+record, which reads (and decompresses) the whole file.
 """
 
 import logging
@@ -52,7 +52,7 @@ MCAP_READ_ERRORS = (
 
 @dataclass
 class McapCounts:
-    """What the inspector learns from the summary or from a scan."""
+    """Counts and times gathered from the summary section or from a scan."""
 
     schemas: dict[int, Schema] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
@@ -75,7 +75,7 @@ def inspect_mcap(source: Source, filename: str) -> DatasetMetadata:
     if not head.startswith(MCAP_MAGIC):
         raise InspectionError(
             f"The file {filename!r} is not an MCAP file: it does not start with "
-            f"the MCAP magic bytes{content_hint(head)}."
+            f"the MCAP magic bytes{content_hint(head, filename)}."
         )
     if source.size < 2 * len(MCAP_MAGIC) or source.tail(len(MCAP_MAGIC)) != MCAP_MAGIC:
         raise InspectionError(

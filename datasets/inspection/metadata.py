@@ -5,8 +5,8 @@ docs/dataset-metadata.md describes each key for each format.
 
 from typing import Any, TypedDict
 
-# Long lists are cut to keep the stored metadata small; the counts next to
-# them (``episodes``, the topic and key totals in ``extra``) stay exact.
+# Long lists are cut to keep the stored metadata small. ``episodes`` stays
+# exact when ``episode_frames`` is cut.
 EPISODE_FRAMES_LIMIT = 10_000
 KEYS_LIMIT = 10_000
 TOPICS_LIMIT = 10_000

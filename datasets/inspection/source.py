@@ -35,9 +35,16 @@ class Source:
         else:
             _check_file_object(source)
             self.path = None
-            self.stream = source
+            self._caller_stream = source
             self._owns_stream = False
             self._start_position = source.tell()
+            # Libraries such as mcap wrap a raw stream in a BufferedReader of
+            # their own, which closes the caller's stream when it is garbage
+            # collected. A buffer held here, detached in close(), prevents that.
+            if isinstance(source, io.RawIOBase):
+                self.stream = io.BufferedReader(source)
+            else:
+                self.stream = source
 
         self.size = self.stream.seek(0, io.SEEK_END)
         self.stream.seek(0)
@@ -84,8 +91,11 @@ class Source:
         """Close a stream this object opened, or rewind a caller's stream."""
         if self._owns_stream:
             self.stream.close()
-        else:
-            self.stream.seek(self._start_position)
+            return
+
+        if self.stream is not self._caller_stream:
+            self.stream.detach()
+        self._caller_stream.seek(self._start_position)
 
 
 def _check_file_object(source: object) -> None:
