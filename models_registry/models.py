@@ -86,6 +86,14 @@ class ModelVersion(models.Model):
                 code="invalid_transition",
             )
 
+    def transition_to(self, target: str) -> None:
+        """Move to ``target`` or raise as :meth:`check_transition` does.
+
+        The caller saves the version and records the ModelTransition.
+        """
+        self.check_transition(target)
+        self.status = target
+
 
 class ModelTransition(models.Model):
     """One recorded status change of a model version."""
@@ -113,7 +121,17 @@ class ModelTransition(models.Model):
 
 
 class Evaluation(models.Model):
-    """An evaluation of a model version, with its metrics and verdict."""
+    """An evaluation of a model version, with its metrics and verdict.
+
+    Status moves ``pending`` → ``completed`` | ``failed``. A finished
+    evaluation keeps its result and cannot be recorded again.
+    """
+
+    ALLOWED_TRANSITIONS = {
+        EvaluationStatus.PENDING: {EvaluationStatus.COMPLETED, EvaluationStatus.FAILED},
+        EvaluationStatus.COMPLETED: set(),
+        EvaluationStatus.FAILED: set(),
+    }
 
     org = models.ForeignKey(
         "orgs.Organization", on_delete=models.CASCADE, related_name="evaluations"
@@ -156,3 +174,13 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of {self.model_version}"
+
+    def transition_to(self, target: str) -> None:
+        """Move to ``target`` or raise Conflict when the move is not allowed."""
+        if target not in self.ALLOWED_TRANSITIONS.get(self.status, set()):
+            raise Conflict(
+                f"Evaluation {self.pk} is {self.status}, so it cannot become {target}. "
+                "Create a new evaluation to record another result.",
+                code="invalid_transition",
+            )
+        self.status = target

@@ -65,6 +65,7 @@ class DatasetFactory(factory.django.DjangoModelFactory):
 class TrainingJobFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TrainingJob
+        skip_postgeneration_save = True
 
     org = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"bc-run-{n}")
