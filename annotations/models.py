@@ -77,10 +77,13 @@ class AnnotationTask(models.Model):
         return self.title
 
     def transition_to(self, target: str) -> None:
-        if target not in self.ALLOWED_TRANSITIONS.get(self.status, set()):
+        """Move to ``target`` or raise Conflict when the move is not allowed."""
+        allowed = self.ALLOWED_TRANSITIONS.get(self.status, set())
+        if target not in allowed:
+            allowed_text = ", ".join(sorted(allowed)) or "nothing (final status)"
             raise Conflict(
                 f"Annotation task {self.pk} is {self.status}; it cannot become "
-                f"{target}.",
+                f"{target}. From {self.status} it can become: {allowed_text}.",
                 code="invalid_transition",
             )
         self.status = target

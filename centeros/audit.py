@@ -3,6 +3,8 @@
 import logging
 import re
 
+from django.db import transaction
+
 from centeros.models import AuditLogEntry
 
 logger = logging.getLogger(__name__)
@@ -12,17 +14,28 @@ REDACTED = "[redacted]"
 MAX_PARAM_TEXT = 2000
 
 
+def _storable_text(text: str) -> str:
+    # PostgreSQL's jsonb rejects NUL characters and lone surrogates, which a
+    # client can still send as JSON escapes; replace them so the entry is kept.
+    text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def redact(value):
     """Return a copy of ``value`` with secret-looking keys and long text cut."""
     if isinstance(value, dict):
         return {
-            str(key): REDACTED if SECRET_KEY_PATTERN.search(str(key)) else redact(item)
+            _storable_text(str(key)): (
+                REDACTED if SECRET_KEY_PATTERN.search(str(key)) else redact(item)
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [redact(item) for item in value[:100]]
-    if isinstance(value, str) and len(value) > MAX_PARAM_TEXT:
-        return value[:MAX_PARAM_TEXT] + "..."
+    if isinstance(value, str):
+        if len(value) > MAX_PARAM_TEXT:
+            value = value[:MAX_PARAM_TEXT] + "..."
+        return _storable_text(value)
     return value
 
 
@@ -45,20 +58,22 @@ def audit_record(
     if user is not None and not getattr(user, "pk", None):
         user = None
     try:
-        return AuditLogEntry.objects.create(
-            action=action[:100],
-            status_code=status_code,
-            params=redact(params if isinstance(params, dict) else {}),
-            org=org,
-            user=user,
-            token_kind=token_kind,
-            token_id=token_id or "",
-            detail=detail[:2000],
-            duration_ms=duration_ms,
-            client_ip=client_ip,
-            request_id=request_id,
-            source=source,
-        )
+        # A savepoint, so a failed write cannot break an enclosing transaction.
+        with transaction.atomic():
+            return AuditLogEntry.objects.create(
+                action=_storable_text(action[:100]),
+                status_code=status_code,
+                params=redact(params if isinstance(params, dict) else {}),
+                org=org,
+                user=user,
+                token_kind=token_kind,
+                token_id=token_id or "",
+                detail=_storable_text(detail[:2000]),
+                duration_ms=duration_ms,
+                client_ip=client_ip,
+                request_id=request_id,
+                source=source,
+            )
     except Exception:
         logger.exception(
             "Could not write the audit entry for %s (request %s)", action, request_id

@@ -69,27 +69,29 @@ def _robot_stats(org: Organization) -> dict:
         Robot.objects.for_org(org)
         .order_by()
         .aggregate(
-            total=Count("id"),
-            estopped=Count("id", filter=Q(estopped=True)),
-            maintenance=Count(
+            total_count=Count("id"),
+            estopped_count=Count("id", filter=Q(estopped=True)),
+            maintenance_count=Count(
                 "id", filter=Q(estopped=False, mode=RobotMode.MAINTENANCE)
             ),
-            error=Count("id", filter=Q(estopped=False, mode=RobotMode.ERROR)),
-            online=Count(
+            error_count=Count("id", filter=Q(estopped=False, mode=RobotMode.ERROR)),
+            online_count=Count(
                 "id",
                 filter=normal & Q(last_heartbeat_at__gte=Robot.online_cutoff()),
             ),
         )
     )
     by_status = {
-        RobotStatus.ONLINE.value: counts["online"],
+        RobotStatus.ONLINE.value: counts["online_count"],
         RobotStatus.OFFLINE.value: 0,
-        RobotStatus.ESTOPPED.value: counts["estopped"],
-        RobotStatus.MAINTENANCE.value: counts["maintenance"],
-        RobotStatus.ERROR.value: counts["error"],
+        RobotStatus.ESTOPPED.value: counts["estopped_count"],
+        RobotStatus.MAINTENANCE.value: counts["maintenance_count"],
+        RobotStatus.ERROR.value: counts["error_count"],
     }
-    by_status[RobotStatus.OFFLINE.value] = counts["total"] - sum(by_status.values())
-    return {"total": counts["total"], "by_status": by_status}
+    by_status[RobotStatus.OFFLINE.value] = counts["total_count"] - sum(
+        by_status.values()
+    )
+    return {"total": counts["total_count"], "by_status": by_status}
 
 
 def platform_stats(*, org: Organization) -> dict:
@@ -119,7 +121,7 @@ def system_health(*, include_detail: bool = True) -> dict:
 
     Overall status: ``error`` when the database fails, because nothing works
     without it; ``degraded`` when storage or the task queue is not ok, since
-    the rest of the platform still answers; ``ok`` otherwise. Without
+    the rest of the platform still works; ``ok`` otherwise. Without
     ``include_detail`` the checks' error messages, which can contain server
     paths, are left out.
     """

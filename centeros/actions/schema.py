@@ -10,7 +10,10 @@ from centeros.actions import params as fields
 def _field_schema(field: serializers.Field) -> dict[str, Any]:
     schema: dict[str, Any]
 
-    if isinstance(field, serializers.ChoiceField):
+    # A custom field describes itself with a ``json_schema`` attribute.
+    if getattr(field, "json_schema", None) is not None:
+        schema = dict(field.json_schema)
+    elif isinstance(field, serializers.ChoiceField):
         schema = {"type": "string", "enum": [str(c) for c in field.choices]}
     elif isinstance(field, fields.StrictBooleanField | serializers.BooleanField):
         schema = {"type": "boolean"}

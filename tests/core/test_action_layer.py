@@ -357,3 +357,12 @@ def test_list_orgs_queries_do_not_grow(call, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         call("list_org_members")
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_audit_keeps_entry_with_nul_and_surrogate(call):
+    raw = '{"params": {"bad\\u0000key": "\\ud800"}}'
+    assert call("list_orgs", body=raw).status == 400
+    assert call("whoami").status == 200
+    entries = list(AuditLogEntry.objects.order_by("id"))
+    assert [e.action for e in entries] == ["list_orgs", "whoami"]
+    assert "\x00" not in str(entries[0].params)
