@@ -68,3 +68,15 @@ class AlertStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     RESOLVED = "resolved", "Resolved"
+
+
+# Deployments that still have work ahead of them; an emergency stop cancels
+# these, and a robot has at most one of them at a time.
+ACTIVE_DEPLOYMENT_STATUSES = (DeploymentStatus.PENDING, DeploymentStatus.IN_PROGRESS)
+
+# Commands the robot has not finished yet, so they can still be cancelled.
+UNFINISHED_COMMAND_STATUSES = (CommandStatus.QUEUED, CommandStatus.DELIVERED)
+
+# Alerts that still need someone: open ones and acknowledged ones being
+# worked on ("open tickets").
+UNRESOLVED_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)

@@ -2,9 +2,19 @@
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from centeros.actions import params as fields
+
+
+def _regex_pattern(field: serializers.Field) -> str | None:
+    """Return the field's RegexValidator pattern in JSON Schema's dialect."""
+    for validator in field.validators:
+        if isinstance(validator, RegexValidator) and not validator.inverse_match:
+            # Python's end-of-string anchor is spelled $ in ECMA-262 regexes.
+            return validator.regex.pattern.replace(r"\Z", "$")
+    return None
 
 
 def _field_schema(field: serializers.Field) -> dict[str, Any]:
@@ -41,6 +51,9 @@ def _field_schema(field: serializers.Field) -> dict[str, Any]:
             schema["minLength"] = 1
         if field.max_length is not None:
             schema["maxLength"] = field.max_length
+        pattern = _regex_pattern(field)
+        if pattern:
+            schema["pattern"] = pattern
     elif isinstance(field, serializers.ListField):
         schema = {"type": "array", "items": _field_schema(field.child)}
         if field.min_length is not None:
