@@ -1,0 +1,1 @@
+"""Demo data for a new installation, made through the platform's services."""
