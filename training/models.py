@@ -45,11 +45,11 @@ class TrainingJob(models.Model):
     )
     name = models.CharField(max_length=200)
     model_type = models.CharField(max_length=64, default="bc_mlp")
-    mode = models.CharField(max_length=16, choices=JobMode.choices, default=JobMode.TRAIN)
-    base_model = models.CharField(max_length=100, blank=True)
-    datasets = models.ManyToManyField(
-        "datasets.Dataset", related_name="training_jobs"
+    mode = models.CharField(
+        max_length=16, choices=JobMode.choices, default=JobMode.TRAIN
     )
+    base_model = models.CharField(max_length=100, blank=True)
+    datasets = models.ManyToManyField("datasets.Dataset", related_name="training_jobs")
     hyperparameters = models.JSONField(default=dict, blank=True)
     compute = models.JSONField(default=dict, blank=True)
     executor = models.CharField(max_length=16, default="local")

@@ -105,7 +105,9 @@ class CenterOSClient:
         credentials: CredentialStore | None = None,
     ):
         if timeout <= 0:
-            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+            raise ConfigError(
+                f"timeout must be a positive number of seconds, got {timeout!r}."
+            )
         if retries < 0:
             raise ConfigError(f"retries must be 0 or more, got {retries!r}.")
 
@@ -122,11 +124,17 @@ class CenterOSClient:
         if token:
             self.token, self.token_source = token, TokenSource.ARGUMENT
         elif os.environ.get(TOKEN_ENV):
-            self.token, self.token_source = os.environ[TOKEN_ENV], TokenSource.ENVIRONMENT
+            self.token, self.token_source = (
+                os.environ[TOKEN_ENV],
+                TokenSource.ENVIRONMENT,
+            )
         else:
             entry = self.credentials.get(self.base_url)
             if entry and entry.get("access_token"):
-                self.token, self.token_source = entry["access_token"], TokenSource.SAVED_LOGIN
+                self.token, self.token_source = (
+                    entry["access_token"],
+                    TokenSource.SAVED_LOGIN,
+                )
             else:
                 self.token, self.token_source = None, None
 
@@ -167,14 +175,23 @@ class CenterOSClient:
         if org:
             payload["org"] = str(org)
         body = self._request(
-            "POST", "/api/auth/login", json=payload, authenticate=False, idempotent=False
+            "POST",
+            "/api/auth/login",
+            json=payload,
+            authenticate=False,
+            idempotent=False,
         )
 
         if save:
             self.credentials.save(self.base_url, login_entry(body))
         if self.token_source in (None, TokenSource.SAVED_LOGIN):
-            self.token, self.token_source = body["access_token"], TokenSource.SAVED_LOGIN
-        logger.info("Logged in to %s as user %s", self.base_url, body.get("user", {}).get("id"))
+            self.token, self.token_source = (
+                body["access_token"],
+                TokenSource.SAVED_LOGIN,
+            )
+        logger.info(
+            "Logged in to %s as user %s", self.base_url, body.get("user", {}).get("id")
+        )
         return body
 
     def refresh(self) -> dict[str, Any]:
@@ -205,7 +222,10 @@ class CenterOSClient:
         )
         self.credentials.save(self.base_url, login_entry(body))
         if self.token_source in (None, TokenSource.SAVED_LOGIN):
-            self.token, self.token_source = body["access_token"], TokenSource.SAVED_LOGIN
+            self.token, self.token_source = (
+                body["access_token"],
+                TokenSource.SAVED_LOGIN,
+            )
         logger.info("Refreshed the saved login for %s", self.base_url)
         return body
 
@@ -326,13 +346,21 @@ class CenterOSClient:
             self._risk_by_action[described["name"]] = str(described.get("risk", ""))
 
     def _action_is_read_only(self, name: str) -> bool:
-        """Look up an action's risk after a connection error on its call."""
+        """Look up an action's risk after a connection error on its call.
+
+        The lookup is tried once, without retries: when the server is down
+        it fails at once and the call is reported as failed, rather than
+        waiting through a backoff only to learn that a write must not be
+        retried anyway.
+        """
         if name not in self._risk_by_action:
             try:
-                self.describe_action(name)
-            except (APIError, ConnectionFailed) as error:
+                response = self._http.get(f"/api/actions/{quote(name)}")
+                described = response.json().get("data")
+            except (httpx.TransportError, ValueError, AttributeError) as error:
                 logger.info("Could not look up the risk of action %s: %s", name, error)
                 return False
+            self._remember_risk(described or {})
         return self._risk_by_action.get(name) == "read"
 
     # -- uploads -----------------------------------------------------------
@@ -388,7 +416,11 @@ class CenterOSClient:
             )
         except httpx.TransportError as error:
             origin = httpx.URL(url)
-            raise ConnectionFailed(f"{origin.scheme}://{origin.netloc.decode()}", _reason(error))
+            raise ConnectionFailed(
+                f"{origin.scheme}://{origin.netloc.decode()}",
+                _reason(error),
+                maybe_sent=_maybe_sent(error),
+            )
         if response.status_code >= 400:
             raise error_for_status(
                 response.status_code,
@@ -423,8 +455,13 @@ class CenterOSClient:
         while True:
             used_token = self.token if authenticate else None
             response = self._send_with_retries(
-                method, path, json=json, params=params, token=used_token,
-                idempotent=idempotent, action=action,
+                method,
+                path,
+                json=json,
+                params=params,
+                token=used_token,
+                idempotent=idempotent,
+                action=action,
             )
             if (
                 response.status_code == 401
@@ -434,7 +471,9 @@ class CenterOSClient:
             ):
                 refreshed = True
                 if self._refresh_after_rejection(used_token):
-                    logger.info("Resending %s %s with the refreshed login", method, path)
+                    logger.info(
+                        "Resending %s %s with the refreshed login", method, path
+                    )
                     continue
             return self._decode_response(response)
 
@@ -461,18 +500,28 @@ class CenterOSClient:
                 if idempotent is None and action is not None:
                     idempotent = self._action_is_read_only(action)
                 if not idempotent or attempt >= self.retries:
-                    logger.warning(
+                    logger.info(
                         "%s %s failed after %d attempt(s): %s",
-                        method, path, attempt + 1, reason,
+                        method,
+                        path,
+                        attempt + 1,
+                        reason,
                     )
-                    raise ConnectionFailed(self.base_url, reason)
+                    raise ConnectionFailed(
+                        self.base_url, reason, maybe_sent=_maybe_sent(error)
+                    )
 
                 delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
                 delay *= random.uniform(0.8, 1.2)
                 attempt += 1
                 logger.warning(
                     "%s %s failed (%s); retry %d of %d in %.1f s",
-                    method, path, reason, attempt, self.retries, delay,
+                    method,
+                    path,
+                    reason,
+                    attempt,
+                    self.retries,
+                    delay,
                 )
                 time.sleep(delay)
 
@@ -482,12 +531,15 @@ class CenterOSClient:
         if response.status_code >= 400:
             retry_after = _retry_after(response)
             raise error_for_status(
-                response.status_code, body, request_id=request_id, retry_after=retry_after
+                response.status_code,
+                body,
+                request_id=request_id,
+                retry_after=retry_after,
             )
         if not isinstance(body, dict):
             raise APIError(
                 response.status_code,
-                f"The server at {self.base_url} did not answer with a JSON object; "
+                f"The server at {self.base_url} did not return a JSON object; "
                 "check that CENTEROS_API_URL points at a CenterOS server.",
                 "invalid_response",
                 request_id=request_id,
@@ -510,6 +562,11 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _maybe_sent(error: httpx.TransportError) -> bool:
+    # Only a failed connect proves that the request never left this process.
+    return not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def _reason(error: httpx.TransportError) -> str:

@@ -4,7 +4,7 @@ Files live in ``$XDG_CONFIG_HOME/centeros`` (``~/.config/centeros`` when the
 variable is unset):
 
 - ``credentials.json``: the saved login (access and refresh token) per server
-  URL, written with 0600 permissions because it holds credentials;
+  URL, written with 0600 permissions because it contains credentials;
 - ``uploads.json``: uploads that were started but not confirmed, so that a
   second run of the same upload reuses the pending dataset.
 

@@ -20,16 +20,29 @@ class ConfigError(CenterOSError):
 
 
 class ConnectionFailed(CenterOSError):
-    """The server could not be reached, or the connection broke mid-request."""
+    """The server could not be reached, or the connection broke mid-request.
 
-    def __init__(self, base_url: str, reason: str):
+    ``maybe_sent`` is True when the connection was open, so the server may
+    have received and applied the request before it broke.
+    """
+
+    def __init__(self, base_url: str, reason: str, *, maybe_sent: bool = False):
         self.base_url = base_url
         self.reason = reason
-        super().__init__(
-            f"Could not reach the CenterOS server at {base_url} ({reason}). "
-            "Check that the server is running, or set CENTEROS_API_URL to "
-            "its address."
-        )
+        self.maybe_sent = maybe_sent
+        if maybe_sent:
+            message = (
+                f"The connection to the CenterOS server at {base_url} failed "
+                f"during the request ({reason}). The server may have applied it, "
+                "so check the result before repeating a change."
+            )
+        else:
+            message = (
+                f"Could not reach the CenterOS server at {base_url} ({reason}). "
+                "Check that the server is running, or set CENTEROS_API_URL to "
+                "its address."
+            )
+        super().__init__(message)
 
 
 class APIError(CenterOSError):

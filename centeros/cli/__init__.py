@@ -1,0 +1,1 @@
+"""The ``centeros`` command line client; it imports no server code."""

@@ -1,0 +1,1 @@
+"""The ``centeros-mcp`` MCP server; it imports no server code of CenterOS."""
