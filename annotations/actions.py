@@ -14,6 +14,7 @@ from centeros.actions.params import (
     PaginationParams,
     StrictCharField,
     StrictChoiceField,
+    is_storable_text,
     object_id_field,
 )
 
@@ -93,6 +94,8 @@ class UserReferenceField(serializers.Field):
             username = data.strip()
             if not username:
                 self.fail("blank")
+            if not is_storable_text(username):
+                self.fail("invalid")
             if len(username) > 150:
                 self.fail("too_long")
             return username

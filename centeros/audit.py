@@ -9,7 +9,11 @@ from centeros.models import AuditLogEntry
 
 logger = logging.getLogger(__name__)
 
-SECRET_KEY_PATTERN = re.compile(r"password|secret|token|signature|credential", re.I)
+SECRET_KEY_PATTERN = re.compile(
+    r"password|passwd|secret|token|signature|credential|authorization|bearer"
+    r"|api_?key|private_?key|ssh_?key|access_?key",
+    re.I,
+)
 REDACTED = "[redacted]"
 MAX_PARAM_TEXT = 2000
 

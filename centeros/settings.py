@@ -13,6 +13,12 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from datasets.storage_settings import (
+    StorageConfigurationError,
+    default_storage_entry,
+    storage_backend_name,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -89,6 +95,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
     "centeros",
@@ -175,11 +182,17 @@ WHITENOISE_USE_FINDERS = True
 STORAGE_ROOT = Path(
     os.environ.get("CENTEROS_STORAGE_ROOT", DATA_DIR / "storage")
 ).resolve()
+# CENTEROS_STORAGE_BACKEND picks local files, S3 or Google Cloud Storage for
+# datasets and artifacts alike; datasets/storage_settings.py reads the rest.
+try:
+    _DEFAULT_STORAGE = default_storage_entry(os.environ, local_root=str(STORAGE_ROOT))
+except StorageConfigurationError as error:
+    raise ImproperlyConfigured(str(error))
+CENTEROS_STORAGE_BACKEND = storage_backend_name(os.environ)
+# The upload backend signs direct uploads to the store configured above.
+CENTEROS_UPLOAD_BACKEND = CENTEROS_STORAGE_BACKEND
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(STORAGE_ROOT)},
-    },
+    "default": _DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
     },
@@ -190,6 +203,13 @@ MEDIA_ROOT = str(STORAGE_ROOT)
 # how long a signed upload URL stays valid, in seconds.
 CENTEROS_MAX_UPLOAD_SIZE = _env_int("CENTEROS_MAX_UPLOAD_SIZE", 10 * 1024**3)
 CENTEROS_UPLOAD_URL_TTL = _env_int("CENTEROS_UPLOAD_URL_TTL", 3600)
+# The largest body of any other request, in bytes; larger ones get 413 before
+# they are read. Django's form and JSON parsing keep their own, smaller limit
+# (DATA_UPLOAD_MAX_MEMORY_SIZE).
+CENTEROS_MAX_REQUEST_BODY = _env_int("CENTEROS_MAX_REQUEST_BODY", 10 * 1024**2)
+# How long a signed download URL (datasets, training artifacts) stays valid,
+# in seconds.
+CENTEROS_DOWNLOAD_URL_TTL = _env_int("CENTEROS_DOWNLOAD_URL_TTL", 300)
 # Base URL that signed upload and download URLs point at.
 CENTEROS_PUBLIC_URL = os.environ.get(
     "CENTEROS_PUBLIC_URL", "http://127.0.0.1:8000"
@@ -202,6 +222,25 @@ CENTEROS_TRAINING_STALE_SECONDS = _env_int("CENTEROS_TRAINING_STALE_SECONDS", 60
 
 # Fleet: a robot whose last heartbeat is older than this is offline.
 CENTEROS_HEARTBEAT_TIMEOUT = _env_int("CENTEROS_HEARTBEAT_TIMEOUT", 60)
+
+# --- Fleet agent protocol (/api/agent/v1/) ---------------------------------
+# Heartbeats kept per robot; older ones are pruned as new ones arrive.
+CENTEROS_HEARTBEAT_HISTORY = _env_int("CENTEROS_HEARTBEAT_HISTORY", 1000)
+# Longest long poll of the command channel, in seconds.
+CENTEROS_AGENT_MAX_WAIT = _env_int("CENTEROS_AGENT_MAX_WAIT", 30)
+# Without PostgreSQL LISTEN/NOTIFY (SQLite), a waiting channel request checks
+# the queue this often, in milliseconds.
+CENTEROS_AGENT_POLL_MS = _env_int("CENTEROS_AGENT_POLL_MS", 150)
+# Seconds a delivered command of each kind may wait for its acknowledgement
+# before it is marked expired.
+CENTEROS_COMMAND_ACK_TIMEOUTS = {
+    "emergency_stop": _env_int("CENTEROS_ESTOP_ACK_TIMEOUT", 60),
+    "release_emergency_stop": _env_int("CENTEROS_RELEASE_ACK_TIMEOUT", 60),
+    "deploy": _env_int("CENTEROS_DEPLOY_ACK_TIMEOUT", 15 * 60),
+}
+# Lifetime of the signed artifact URL in a delivered deploy command, seconds.
+CENTEROS_ARTIFACT_URL_TTL = _env_int("CENTEROS_ARTIFACT_URL_TTL", 15 * 60)
+# --- end of fleet agent protocol settings ----------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -219,6 +258,10 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("CENTEROS_ANON_RATE", "120/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many proxies sit in front of the server. With 0, rate limits key on
+    # the connection's address and ignore X-Forwarded-For, which any client
+    # can set.
+    "NUM_PROXIES": _env_int("CENTEROS_NUM_PROXIES", 0),
 }
 
 SIMPLE_JWT = {
@@ -242,6 +285,12 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files are served from this installation, not a CDN: the
+    # docs page then works offline and loads no third-party script next to
+    # the tokens people paste into it.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "centeros.actions.openapi.add_action_paths",
@@ -268,20 +317,35 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {
+        "redact_signed_urls": {"()": "centeros.log_filters.RedactSignedUrlsFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_signed_urls"],
+        },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        name: {"level": LOG_LEVEL}
-        for name in (
-            "centeros",
-            "orgs",
-            "datasets",
-            "training",
-            "models_registry",
-            "fleet",
-            "annotations",
-        )
+        **{
+            name: {"level": LOG_LEVEL}
+            for name in (
+                "centeros",
+                "orgs",
+                "datasets",
+                "training",
+                "models_registry",
+                "fleet",
+                "annotations",
+            )
+        },
+        # These log request paths; the filter on the logger itself covers
+        # every handler the records reach.
+        **{
+            name: {"filters": ["redact_signed_urls"]}
+            for name in ("django.request", "django.server", "uvicorn.access")
+        },
     },
 }

@@ -10,13 +10,17 @@ the deletion commits.
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
+from centeros.admin_mixins import OrgScopedAdminMixin, scoped_org_filter
 from centeros.errors import DomainError
 from datasets import services
 from datasets.models import Dataset
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
+    scope_area = "datasets"
+    delete_enabled = True
+    change_form_template = "admin/centeros/change_form.html"
     list_display = (
         "name",
         "org",
@@ -26,7 +30,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "episode_count",
         "created_at",
     )
-    list_filter = ("status", "file_type", "org", "created_at")
+    list_filter = ("status", "file_type", scoped_org_filter(), "created_at")
     search_fields = ("name", "description", "original_filename", "sha256")
     list_select_related = ("org",)
     date_hierarchy = "created_at"
@@ -40,7 +44,6 @@ class DatasetAdmin(admin.ModelAdmin):
         "expected_sha256",
         "sha256",
         "uploaded_bytes",
-        "metadata",
         "episode_count",
         "frame_count",
         "error",
@@ -50,6 +53,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "uploaded_at",
         "ready_at",
     )
+    exclude = ("metadata",)
 
     @admin.display(description="Size", ordering="size_bytes")
     def size(self, dataset: Dataset) -> str:
@@ -57,8 +61,23 @@ class DatasetAdmin(admin.ModelAdmin):
             return "-"
         return filesizeformat(dataset.size_bytes)
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    def get_queryset(self, request):
+        # The inspected metadata can be large; only the change page reads it.
+        queryset = super().get_queryset(request)
+        url_name = request.resolver_match.url_name if request.resolver_match else ""
+        if (url_name or "").endswith("changelist"):
+            queryset = queryset.defer("metadata")
+        return queryset
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dataset = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if dataset is not None:
+            extra_context |= {
+                "panel_template": "admin/datasets/dataset/metadata_panel.html",
+                "inspection": inspection_summary(dataset),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         # The organisation of an existing dataset never changes: its file
@@ -87,3 +106,51 @@ class DatasetAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for dataset in queryset:
             self.delete_model(request, dataset)
+
+
+# Rows shown on the change page; the full lists stay in the stored metadata.
+SHOWN_KEYS = 200
+SHOWN_EPISODES = 50
+
+
+def inspection_summary(dataset: Dataset) -> dict:
+    """Return the inspected metadata of a dataset in the shape the page shows.
+
+    Values missing from the metadata (older inspections, unknown formats)
+    are None and shown as a dash.
+    """
+    metadata = dataset.metadata if isinstance(dataset.metadata, dict) else {}
+    keys = metadata.get("keys") or []
+    topics = metadata.get("topics") or []
+    episode_frames = metadata.get("episode_frames") or []
+    facts = [
+        ("Format", metadata.get("format")),
+        ("Layout", metadata.get("layout")),
+        ("Episodes", metadata.get("episodes", dataset.episode_count)),
+        ("Frames", metadata.get("frames", dataset.frame_count)),
+        ("Duration (s)", metadata.get("duration_s")),
+        ("Frames per second", metadata.get("fps")),
+        ("Action dimension", metadata.get("action_dim")),
+        ("Observation dimension", metadata.get("observation_dim")),
+        ("Robot", metadata.get("robot")),
+    ]
+    return {
+        "has_metadata": bool(metadata),
+        "facts": facts,
+        "keys": [
+            {
+                "name": key.get("name"),
+                "shape": "x".join(str(n) for n in key.get("shape") or []) or "scalar",
+                "dtype": key.get("dtype"),
+            }
+            for key in keys[:SHOWN_KEYS]
+            if isinstance(key, dict)
+        ],
+        "keys_total": len(keys),
+        "topics": [topic for topic in topics[:SHOWN_KEYS] if isinstance(topic, dict)],
+        "topics_total": len(topics),
+        "episode_frames": list(enumerate(episode_frames[:SHOWN_EPISODES])),
+        "episodes_total": len(episode_frames),
+        "declared": metadata.get("declared") or {},
+        "extra": metadata.get("extra") or {},
+    }

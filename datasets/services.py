@@ -345,6 +345,7 @@ def dataset_upload_start(
         content_type=content_type,
         expires_in=settings.CENTEROS_UPLOAD_URL_TTL,
         dataset_id=dataset.pk,
+        sha256=expected_sha256,
     )
     logger.info(
         "Signed an upload of %d bytes for dataset %s in org %s",

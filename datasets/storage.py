@@ -3,11 +3,12 @@
 Services talk to an :class:`UploadBackend`: it signs an upload URL bound to
 one storage key, an exact size and an expiry, and it reads, checks and
 deletes stored objects. ``get_upload_backend()`` picks the backend named by
-``settings.CENTEROS_UPLOAD_BACKEND``. Only ``"local"`` exists so far:
-:class:`LocalUploadBackend` stores files through Django's default storage and
-signs URLs of the platform's own ``PUT /api/uploads/<token>`` endpoint.
-Google Cloud Storage and S3 backends belong beside it, as further
-``UploadBackend`` subclasses in ``UPLOAD_BACKENDS``.
+``settings.CENTEROS_UPLOAD_BACKEND``, which follows
+``CENTEROS_STORAGE_BACKEND``. :class:`LocalUploadBackend` stores files
+through Django's default storage and signs URLs of the platform's own
+``PUT /api/uploads/<token>`` and ``GET /api/downloads/<token>`` endpoints.
+The S3 and Google Cloud Storage backends in ``datasets.cloud_storage`` sign
+URLs of the store itself, so file bytes never pass through the platform.
 """
 
 import dataclasses
@@ -25,12 +26,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
 # Namespaced so that no other signed value of the platform can be replayed
 # as an upload token, and an upload token as nothing else.
 UPLOAD_TOKEN_SALT = "centeros.datasets.upload"
+DOWNLOAD_TOKEN_SALT = "centeros.datasets.download"
 
 # Chunk size for streaming uploads and checksums: large enough to keep the
 # number of system calls low, small enough to keep memory flat.
@@ -41,6 +44,10 @@ DEFAULT_BACKEND = "local"
 
 class UploadTokenError(Exception):
     """The upload token is malformed, tampered with or expired."""
+
+
+class DownloadTokenError(Exception):
+    """The download token is malformed, tampered with or expired."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +111,45 @@ def upload_token_read(token: str, *, now: float | None = None) -> UploadGrant:
     return grant
 
 
+@dataclasses.dataclass(frozen=True)
+class DownloadGrant:
+    """Permission carried by a signed download token: one object, until a time.
+
+    ``expires_at`` is a Unix timestamp in seconds.
+    """
+
+    key: str
+    expires_at: int
+
+
+def download_token_sign(grant: DownloadGrant) -> str:
+    """Return the signed, URL-safe token that carries ``grant``."""
+    payload = {"k": grant.key, "e": grant.expires_at}
+    return signing.dumps(payload, salt=DOWNLOAD_TOKEN_SALT, compress=True)
+
+
+def download_token_read(token: str, *, now: float | None = None) -> DownloadGrant:
+    """Return the grant inside ``token``.
+
+    Raises DownloadTokenError when the signature does not verify or the
+    grant has expired. SECRET_KEY_FALLBACKS are accepted, as for uploads.
+    """
+    invalid = "The download URL is not valid; request a new one."
+    try:
+        payload = signing.loads(token, salt=DOWNLOAD_TOKEN_SALT)
+        grant = DownloadGrant(key=str(payload["k"]), expires_at=int(payload["e"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise DownloadTokenError(invalid)
+
+    current = time.time() if now is None else now
+    if grant.expires_at <= current:
+        expired = datetime.fromtimestamp(grant.expires_at, tz=UTC).isoformat()
+        raise DownloadTokenError(
+            f"The download URL expired at {expired}; request a new one."
+        )
+    return grant
+
+
 class UploadBackend:
     """Interface of a store that accepts direct uploads of dataset files.
 
@@ -121,13 +167,23 @@ class UploadBackend:
         content_type: str,
         expires_in: int,
         dataset_id: int,
+        sha256: str = "",
     ) -> dict:
         """Sign a PUT of exactly ``size`` bytes to ``key``.
 
         Returns ``{"url", "method", "headers", "expires_at"}``, where
         ``headers`` are the headers the client must send and ``expires_at``
         is an aware datetime. ``dataset_id`` identifies the upload to
-        backends that route it through the platform.
+        backends that route it through the platform. A backend whose store
+        verifies checksums binds the upload to ``sha256`` (hex) when given.
+        """
+        raise NotImplementedError
+
+    def signed_download_url(self, key: str, *, expires_in: int) -> str:
+        """Return a URL that GETs the object at ``key`` for ``expires_in`` seconds.
+
+        Anyone holding the URL can read the object until it expires, so
+        hand it only to callers allowed to read the object, and never log it.
         """
         raise NotImplementedError
 
@@ -214,6 +270,7 @@ class LocalUploadBackend(UploadBackend):
         content_type: str,
         expires_in: int,
         dataset_id: int,
+        sha256: str = "",
     ) -> dict:
         expires_at = int(time.time()) + expires_in
         token = upload_token_sign(
@@ -228,6 +285,12 @@ class LocalUploadBackend(UploadBackend):
             "headers": {"Content-Type": content_type},
             "expires_at": datetime.fromtimestamp(expires_at, tz=UTC),
         }
+
+    def signed_download_url(self, key: str, *, expires_in: int) -> str:
+        expires_at = int(time.time()) + expires_in
+        token = download_token_sign(DownloadGrant(key=key, expires_at=expires_at))
+        path = reverse("downloads:signed-download", kwargs={"token": token})
+        return f"{settings.CENTEROS_PUBLIC_URL}{path}"
 
     def object_size(self, key: str) -> int | None:
         if not self.storage.exists(key):
@@ -278,18 +341,42 @@ class LocalUploadBackend(UploadBackend):
             folder = posixpath.dirname(folder)
 
 
-UPLOAD_BACKENDS: dict[str, type[UploadBackend]] = {
-    LocalUploadBackend.name: LocalUploadBackend,
+# Dotted paths, so that the cloud SDKs are imported only when configured.
+UPLOAD_BACKENDS: dict[str, str] = {
+    "local": "datasets.storage.LocalUploadBackend",
+    "s3": "datasets.cloud_storage.S3UploadBackend",
+    "gcs": "datasets.cloud_storage.GCSUploadBackend",
 }
 
 
 def get_upload_backend() -> UploadBackend:
-    """Return the upload backend that ``CENTEROS_UPLOAD_BACKEND`` names."""
+    """Return the upload backend that ``CENTEROS_UPLOAD_BACKEND`` names.
+
+    The backend works on Django's default storage, so it must be of the
+    matching kind (local files, S3Storage or GoogleCloudStorage).
+    """
     name = getattr(settings, "CENTEROS_UPLOAD_BACKEND", DEFAULT_BACKEND)
-    backend_class = UPLOAD_BACKENDS.get(name)
-    if backend_class is None:
+    path = UPLOAD_BACKENDS.get(name)
+    if path is None:
         known = ", ".join(sorted(UPLOAD_BACKENDS))
         raise ImproperlyConfigured(
             f"CENTEROS_UPLOAD_BACKEND is {name!r}; the known backends are: {known}."
         )
-    return backend_class()
+    return import_string(path)()
+
+
+def download_url_sign(*, key: str, expires_in: int | None = None) -> dict:
+    """Sign a download of the stored object at ``key``.
+
+    Returns ``{"url", "expires_at"}``; ``expires_in`` defaults to
+    ``CENTEROS_DOWNLOAD_URL_TTL`` seconds. The URL is a credential: return
+    it to the caller and never log it.
+    """
+    if expires_in is None:
+        expires_in = settings.CENTEROS_DOWNLOAD_URL_TTL
+    if expires_in < 1:
+        raise ValueError(f"expires_in must be at least 1 second; got {expires_in}.")
+
+    expires_at = int(time.time()) + expires_in
+    url = get_upload_backend().signed_download_url(key, expires_in=expires_in)
+    return {"url": url, "expires_at": datetime.fromtimestamp(expires_at, tz=UTC)}

@@ -18,8 +18,9 @@ from centeros.actions.params import (
     object_id_field,
 )
 from fleet import selectors, services
-from fleet.choices import DeploymentStrategy, RobotStatus
-from fleet.models import Alert, Deployment, Robot, RobotCommand
+from fleet.agent import services as agent_services
+from fleet.choices import DeploymentStatus, DeploymentStrategy, RobotStatus
+from fleet.models import Alert, Deployment, Heartbeat, Robot, RobotCommand
 
 
 def _iso(value):
@@ -112,10 +113,27 @@ def deployment_data(deployment: Deployment | None, *, robot_id: str) -> dict | N
     }
 
 
+def heartbeat_data(heartbeat: Heartbeat | None) -> dict | None:
+    if heartbeat is None:
+        return None
+    return {
+        "received_at": _iso(heartbeat.received_at),
+        "battery": heartbeat.battery,
+        "pose": heartbeat.pose,
+        "software_version": heartbeat.software_version,
+        "model_version": heartbeat.model_version,
+        "idle": heartbeat.idle,
+        "estopped": heartbeat.estopped,
+        "faults": heartbeat.faults,
+    }
+
+
 def alert_data(alert: Alert) -> dict:
     return {
         "id": alert.pk,
+        "robot_id": alert.robot.robot_id,
         "code": alert.code,
+        "source": alert.source,
         "severity": alert.severity,
         "status": alert.status,
         "message": alert.message,
@@ -123,6 +141,7 @@ def alert_data(alert: Alert) -> dict:
         "created_at": _iso(alert.created_at),
         "last_seen_at": _iso(alert.last_seen_at),
         "acknowledged_at": _iso(alert.acknowledged_at),
+        "resolved_at": _iso(alert.resolved_at),
     }
 
 
@@ -190,9 +209,17 @@ class RobotIdParams(ActionParams):
 def get_robot_state(context, params):
     now = timezone.now()
     robot = selectors.robot_get(org=context.org, robot_id=params["robot_id"], now=now)
+    # Commands past their acknowledgement deadline show as expired.
+    agent_services.robot_commands_expire(robot=robot, now=now)
     deployments = selectors.robot_deployments(robot=robot)
+    open_alerts = selectors.robot_open_alerts(robot=robot)
+    last_heartbeat = selectors.robot_last_heartbeat(robot=robot)
     return robot_data(robot, now=now) | {
         "pose": robot.pose,
+        "idle": robot.idle,
+        "reported_model_version": robot.reported_model_version,
+        "last_heartbeat": heartbeat_data(last_heartbeat),
+        "open_alerts_by_severity": selectors.alerts_count_by_severity(open_alerts),
         "heartbeat_timeout_seconds": settings.CENTEROS_HEARTBEAT_TIMEOUT,
         "estop": {
             "estopped": robot.estopped,
@@ -202,9 +229,7 @@ def get_robot_state(context, params):
         "recent_commands": [
             command_data(c) for c in selectors.robot_recent_commands(robot=robot)
         ],
-        "open_alerts": [
-            alert_data(a) for a in selectors.robot_open_alerts(robot=robot)
-        ],
+        "open_alerts": [alert_data(a) for a in open_alerts],
         "active_deployment": deployment_data(
             deployments["active"], robot_id=robot.robot_id
         ),
@@ -338,3 +363,147 @@ def emergency_stop(context, params):
         "command": command_data(result.command),
         "cancelled_deployment_ids": [d.pk for d in result.cancelled_deployments],
     }
+
+
+@action(
+    name="rotate_robot_token",
+    category="fleet",
+    description="Issue a new robot token; the old one stops working at once.",
+    scopes=["fleet:write"],
+    risk=Risk.WRITE,
+    params=RobotIdParams,
+)
+def rotate_robot_token(context, params):
+    robot, token = services.robot_rotate_token(
+        org=context.org, robot_id=params["robot_id"]
+    )
+    # The token is in this response only; the robot row keeps its hash.
+    return {
+        "robot_id": robot.robot_id,
+        "token_prefix": robot.token_prefix,
+        "token": token,
+    }
+
+
+class ReleaseEmergencyStopParams(ActionParams):
+    robot_id = robot_id_field()
+    reason = StrictCharField(
+        max_length=services.MAX_ESTOP_REASON_LENGTH,
+        help_text="Why it is safe to release the robot, kept in the audit log.",
+    )
+
+
+@action(
+    name="release_emergency_stop",
+    category="fleet",
+    description="Release a robot's emergency stop once its agent confirms.",
+    scopes=["fleet:write"],
+    risk=Risk.SAFETY,
+    params=ReleaseEmergencyStopParams,
+)
+def release_emergency_stop(context, params):
+    command = services.robot_release_emergency_stop(
+        org=context.org,
+        robot_id=params["robot_id"],
+        reason=params["reason"],
+        requested_by=context.user,
+    )
+    # The robot stays estopped until its agent acknowledges the release.
+    return {
+        "robot_id": params["robot_id"],
+        "estopped": True,
+        "command": command_data(command),
+    }
+
+
+class ListDeploymentsParams(PaginationParams):
+    robot_id = robot_id_field(required=False, help_text="Only this robot's.")
+    status = StrictChoiceField(
+        choices=DeploymentStatus.values,
+        required=False,
+        help_text="Only deployments with this status.",
+    )
+    model_version_id = object_id_field(
+        "model version", required=False, help_text="Only this model version's."
+    )
+    model_name = StrictCharField(
+        max_length=200, required=False, help_text="Only versions of this model name."
+    )
+
+
+@action(
+    name="list_deployments",
+    category="fleet",
+    description="List deployments, newest first, by robot, status or model.",
+    scopes=["fleet:read"],
+    risk=Risk.READ,
+    params=ListDeploymentsParams,
+)
+def list_deployments(context, params):
+    queryset = selectors.deployment_list(
+        org=context.org,
+        robot_id=params.get("robot_id"),
+        status=params.get("status"),
+        model_version_id=params.get("model_version_id"),
+        model_name=params.get("model_name"),
+    )
+    return paginate(
+        queryset,
+        params,
+        lambda deployment: deployment_data(
+            deployment, robot_id=deployment.robot.robot_id
+        ),
+    )
+
+
+@action(
+    name="rollback_deployment",
+    category="fleet",
+    description="Redeploy the robot's previous successful model version.",
+    scopes=["fleet:write"],
+    risk=Risk.WRITE,
+    params=RobotIdParams,
+)
+def rollback_deployment(context, params):
+    rolled_back, result = services.deployment_rollback(
+        org=context.org, robot_id=params["robot_id"], created_by=context.user
+    )
+    robot_id = params["robot_id"]
+    return deployment_data(result.deployment, robot_id=robot_id) | {
+        "command": command_data(result.command),
+        "rolled_back_deployment": deployment_data(rolled_back, robot_id=robot_id),
+    }
+
+
+class AlertIdParams(ActionParams):
+    alert_id = object_id_field("alert")
+
+
+@action(
+    name="acknowledge_alert",
+    category="fleet",
+    description="Acknowledge an open alert: someone is working on it.",
+    scopes=["fleet:write"],
+    risk=Risk.WRITE,
+    params=AlertIdParams,
+)
+def acknowledge_alert(context, params):
+    alert = services.alert_acknowledge(
+        org=context.org, alert_id=params["alert_id"], user=context.user
+    )
+    return alert_data(alert)
+
+
+@action(
+    name="resolve_alert",
+    category="fleet",
+    description="Resolve an acknowledged alert.",
+    scopes=["fleet:write"],
+    risk=Risk.WRITE,
+    params=AlertIdParams,
+)
+def resolve_alert(context, params):
+    alert = services.alert_resolve(
+        org=context.org, alert_id=params["alert_id"], user=context.user
+    )
+    return alert_data(alert)

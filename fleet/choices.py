@@ -64,6 +64,11 @@ class AlertSeverity(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
+class AlertSource(models.TextChoices):
+    FAULT = "fault", "Reported fault"
+    SERVER = "server", "Raised by the server"
+
+
 class AlertStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from centeros.errors import Conflict
 from fleet.choices import (
     AlertSeverity,
+    AlertSource,
     AlertStatus,
     CommandKind,
     CommandStatus,
@@ -45,6 +46,10 @@ class Robot(models.Model):
     battery = models.FloatField(null=True, blank=True)
     pose = models.JSONField(default=dict, blank=True)
     software_version = models.CharField(max_length=100, blank=True)
+    # What the latest heartbeat reported: whether the robot was idle (None
+    # before the first heartbeat) and the model it runs, as the agent names it.
+    idle = models.BooleanField(null=True, blank=True)
+    reported_model_version = models.CharField(max_length=200, blank=True)
     current_model_version = models.ForeignKey(
         "models_registry.ModelVersion",
         null=True,
@@ -221,6 +226,39 @@ class Deployment(models.Model):
             self.finished_at = now
 
 
+class Heartbeat(models.Model):
+    """One heartbeat as the robot's agent sent it.
+
+    Each robot keeps its latest ``CENTEROS_HEARTBEAT_HISTORY`` heartbeats;
+    older ones are pruned when a new one arrives.
+    """
+
+    org = models.ForeignKey(
+        "orgs.Organization", on_delete=models.CASCADE, related_name="heartbeats"
+    )
+    robot = models.ForeignKey(
+        Robot, on_delete=models.CASCADE, related_name="heartbeats"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    battery = models.FloatField(null=True, blank=True)
+    pose = models.JSONField(default=dict, blank=True)
+    software_version = models.CharField(max_length=100, blank=True)
+    model_version = models.CharField(max_length=200, blank=True)
+    idle = models.BooleanField(null=True, blank=True)
+    # Whether the agent reported its motion stopped by an emergency stop.
+    estopped = models.BooleanField(null=True, blank=True)
+    faults = models.JSONField(default=list, blank=True)
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["robot", "-id"])]
+
+    def __str__(self) -> str:
+        return f"heartbeat of {self.robot} at {self.received_at}"
+
+
 class Alert(models.Model):
     """A problem on a robot, opened by a reported fault or by an operator."""
 
@@ -229,6 +267,11 @@ class Alert(models.Model):
     )
     robot = models.ForeignKey(Robot, on_delete=models.CASCADE, related_name="alerts")
     code = models.CharField(max_length=100)
+    # Fault alerts resolve when the agent stops reporting the fault; server
+    # alerts (such as a failed emergency stop) wait for an operator.
+    source = models.CharField(
+        max_length=16, choices=AlertSource.choices, default=AlertSource.FAULT
+    )
     severity = models.CharField(
         max_length=16, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
     )

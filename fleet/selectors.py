@@ -19,11 +19,12 @@ from fleet.choices import (
     AlertSeverity,
     AlertStatus,
     CommandKind,
+    CommandStatus,
     DeploymentStatus,
     RobotMode,
     RobotStatus,
 )
-from fleet.models import Alert, Robot, RobotCommand
+from fleet.models import Alert, Deployment, Heartbeat, Robot, RobotCommand
 from orgs.models import Organization
 
 RECENT_COMMANDS_LIMIT = 20
@@ -105,7 +106,7 @@ def robot_get(*, org: Organization, robot_id: str, now: datetime) -> Robot:
 
 
 def fleet_summary(*, org: Organization, now: datetime | None = None) -> dict:
-    """Return the counts of the org's fleet, computed with three queries.
+    """Return the counts of the org's fleet, computed with four queries.
 
     Robots are counted by derived status. ``open_by_severity`` counts alerts
     whose status is ``open``, while ``open_tickets`` also counts acknowledged
@@ -151,7 +152,21 @@ def fleet_summary(*, org: Organization, now: datetime | None = None) -> dict:
         .values_list("robot_id", flat=True)[:STALE_ROBOT_IDS_LIMIT]
     )
 
+    # Query 4: commands still on their way and recently expired ones.
+    command_counts = RobotCommand.objects.for_org(org).aggregate(
+        queued=Count("pk", filter=Q(status=CommandStatus.QUEUED)),
+        awaiting_ack=Count("pk", filter=Q(status=CommandStatus.DELIVERED)),
+        expired_last_24h=Count(
+            "pk",
+            filter=Q(
+                status=CommandStatus.EXPIRED,
+                expires_at__gte=now - timedelta(hours=24),
+            ),
+        ),
+    )
+
     return {
+        "commands": command_counts,
         "robots": {
             "total": robot_counts["total"],
             "by_status": {
@@ -186,9 +201,9 @@ def robot_recent_commands(*, robot: Robot, limit: int = RECENT_COMMANDS_LIMIT) -
 def robot_open_alerts(*, robot: Robot, limit: int = OPEN_ALERTS_LIMIT) -> list:
     """Return the robot's unresolved alerts (open or acknowledged), newest first."""
     return list(
-        robot.alerts.filter(status__in=UNRESOLVED_ALERT_STATUSES).order_by(
-            "-last_seen_at", "-id"
-        )[:limit]
+        robot.alerts.select_related("robot")
+        .filter(status__in=UNRESOLVED_ALERT_STATUSES)
+        .order_by("-last_seen_at", "-id")[:limit]
     )
 
 
@@ -225,3 +240,37 @@ def robot_latest_stop_command(*, robot: Robot) -> RobotCommand | None:
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+def robot_last_heartbeat(*, robot: Robot) -> Heartbeat | None:
+    """Return the robot's newest stored heartbeat, if any."""
+    return robot.heartbeats.order_by("-id").first()
+
+
+def alerts_count_by_severity(alerts: list[Alert]) -> dict:
+    """Return the number of alerts of each severity, every severity listed."""
+    counts = {severity.value: 0 for severity in AlertSeverity}
+    for alert in alerts:
+        counts[alert.severity] += 1
+    return counts
+
+
+def deployment_list(
+    *,
+    org: Organization,
+    robot_id: str | None = None,
+    status: str | None = None,
+    model_version_id: int | None = None,
+    model_name: str | None = None,
+) -> QuerySet:
+    """Return the org's deployments matching the filters, newest first."""
+    queryset = Deployment.objects.for_org(org).select_related("robot", "model_version")
+    if robot_id is not None:
+        queryset = queryset.filter(robot__robot_id=robot_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    if model_version_id is not None:
+        queryset = queryset.filter(model_version_id=model_version_id)
+    if model_name is not None:
+        queryset = queryset.filter(model_version__name=model_name)
+    return queryset.order_by("-created_at", "-id")

@@ -18,16 +18,18 @@ from django.utils import timezone
 
 from centeros import credentials
 from centeros.errors import Conflict, InvalidInput
+from fleet.agent.notifications import robot_commands_changed
 from fleet.choices import (
     ACTIVE_DEPLOYMENT_STATUSES,
     COMMAND_PRIORITY,
     UNFINISHED_COMMAND_STATUSES,
+    AlertStatus,
     CommandKind,
     CommandStatus,
     DeploymentStatus,
     DeploymentStrategy,
 )
-from fleet.models import Deployment, Robot, RobotCommand
+from fleet.models import Alert, Deployment, Robot, RobotCommand
 from fleet.selectors import robot_latest_stop_command
 from models_registry.choices import ModelStatus
 from models_registry.models import ModelVersion
@@ -271,6 +273,24 @@ def deployment_create(
         org=org, model_version_id=model_version_id
     )
 
+    return _deployment_queue(
+        org=org,
+        robot=robot,
+        model_version=model_version,
+        strategy=strategy,
+        created_by=created_by,
+    )
+
+
+def _deployment_queue(
+    *,
+    org: Organization,
+    robot: Robot,
+    model_version: ModelVersion,
+    strategy: str,
+    created_by: User | None,
+) -> DeploymentResult:
+    """Queue a deployment of a checked version to a locked robot."""
     # One deployment at a time: one in progress blocks, a pending one is
     # replaced because the robot has not started on it.
     active = list(
@@ -309,6 +329,7 @@ def deployment_create(
     )
     deployment.command = command
     deployment.save(update_fields=["command"])
+    robot_commands_changed(robot.pk)
 
     logger.info(
         "Created deployment %s of model version %s to robot %s (org %s); "
@@ -392,6 +413,13 @@ def robot_emergency_stop(
         kind=CommandKind.DEPLOY, status__in=UNFINISHED_COMMAND_STATUSES
     ).update(status=CommandStatus.CANCELLED, result_message=cancel_reason)
 
+    # Step 4: a release sent before this stop must not lift it.
+    robot.commands.filter(
+        kind=CommandKind.RELEASE_EMERGENCY_STOP,
+        status__in=UNFINISHED_COMMAND_STATUSES,
+    ).update(status=CommandStatus.CANCELLED, result_message=cancel_reason)
+    robot_commands_changed(robot.pk)
+
     logger.warning(
         "Emergency stop of robot %s (org %s) by user %s: reason %r, command %s, "
         "already stopped %s, cancelled deployments %s",
@@ -409,3 +437,203 @@ def robot_emergency_stop(
         already_estopped=already_estopped,
         cancelled_deployments=active,
     )
+
+
+@transaction.atomic
+def robot_rotate_token(*, org: Organization, robot_id: str) -> tuple[Robot, str]:
+    """Give a robot a new token and return the robot with it.
+
+    The old token stops working when the transaction commits, because the
+    row stores only the new token's hash. Raises NotFound for an unknown
+    robot of ``org``.
+    """
+    robot = _lock_robot(org=org, robot_id=robot_id)
+    token = credentials.new_token(ROBOT_TOKEN_PREFIX)
+    robot.token_prefix = credentials.display_prefix(token)
+    robot.token_hash = credentials.token_hash(token, salt=ROBOT_TOKEN_SALT)
+    robot.save(update_fields=["token_prefix", "token_hash", "updated_at"])
+    logger.warning("Rotated the token of robot %s (org %s)", robot.robot_id, org.pk)
+    return robot, token
+
+
+@transaction.atomic
+def robot_release_emergency_stop(
+    *,
+    org: Organization,
+    robot_id: str,
+    reason: str,
+    requested_by: User | None = None,
+) -> RobotCommand:
+    """Queue a release of a robot's emergency stop and return its command.
+
+    The robot stays ``estopped`` until its agent acknowledges the release as
+    succeeded. A release still on its way is returned again instead of
+    queueing a second one. Raises InvalidInput for a blank or over-long
+    ``reason``, NotFound for an unknown robot and Conflict when the robot is
+    not under emergency stop.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(
+            "reason is blank. Say why it is safe to release the robot, such as "
+            "'cell inspected, area clear'.",
+            errors={"reason": ["Required: why the release is safe."]},
+        )
+    if len(reason) > MAX_ESTOP_REASON_LENGTH:
+        raise InvalidInput(
+            f"reason is {len(reason)} characters long; the maximum is "
+            f"{MAX_ESTOP_REASON_LENGTH}.",
+            errors={"reason": [f"At most {MAX_ESTOP_REASON_LENGTH} characters."]},
+        )
+
+    robot = _lock_robot(org=org, robot_id=robot_id)
+    if not robot.estopped:
+        raise Conflict(
+            f"Robot {robot.robot_id} is not under emergency stop, so there is "
+            "nothing to release.",
+            code="robot_not_estopped",
+        )
+
+    pending = (
+        robot.commands.filter(
+            kind=CommandKind.RELEASE_EMERGENCY_STOP,
+            status__in=UNFINISHED_COMMAND_STATUSES,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if pending is not None:
+        return pending
+
+    command = RobotCommand.objects.create(
+        org=org,
+        robot=robot,
+        kind=CommandKind.RELEASE_EMERGENCY_STOP,
+        priority=COMMAND_PRIORITY[CommandKind.RELEASE_EMERGENCY_STOP],
+        payload={"reason": reason},
+        created_by=requested_by,
+    )
+    robot_commands_changed(robot.pk)
+    logger.warning(
+        "Release of the emergency stop of robot %s (org %s) requested by user "
+        "%s: reason %r, command %s",
+        robot.robot_id,
+        org.pk,
+        requested_by.pk if requested_by else None,
+        reason,
+        command.pk,
+    )
+    return command
+
+
+@transaction.atomic
+def deployment_rollback(
+    *, org: Organization, robot_id: str, created_by: User | None = None
+) -> tuple[Deployment, DeploymentResult]:
+    """Redeploy the robot's previous successful version.
+
+    The robot's current deployment (its latest succeeded one) becomes
+    rolled back, and a new immediate deployment of the latest succeeded
+    version before it that is a different model version is queued. Returns
+    the rolled-back deployment and the new deployment. Raises Conflict when
+    the robot is under emergency stop, has a deployment in progress, or has
+    no earlier successful version, and when that version can no longer be
+    deployed (retired).
+    """
+    robot = _lock_robot(org=org, robot_id=robot_id)
+    if robot.estopped:
+        raise Conflict(
+            f"Robot {robot.robot_id} is under emergency stop; release the stop "
+            "before rolling back.",
+            code="robot_estopped",
+        )
+
+    succeeded = list(
+        robot.deployments.select_for_update()
+        .filter(status=DeploymentStatus.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+    )
+    current = succeeded[0] if succeeded else None
+    previous = next(
+        (
+            d
+            for d in succeeded[1:]
+            if current and d.model_version_id != current.model_version_id
+        ),
+        None,
+    )
+    if previous is None:
+        raise Conflict(
+            f"Robot {robot.robot_id} has no earlier successful deployment of "
+            "another model version to roll back to.",
+            code="no_previous_deployment",
+        )
+
+    model_version = _deployable_model_version(
+        org=org, model_version_id=previous.model_version_id
+    )
+    result = _deployment_queue(
+        org=org,
+        robot=robot,
+        model_version=model_version,
+        strategy=DeploymentStrategy.IMMEDIATE,
+        created_by=created_by,
+    )
+    current.transition_to(DeploymentStatus.ROLLED_BACK)
+    current.save(update_fields=["status"])
+    logger.warning(
+        "Rolled back deployment %s on robot %s (org %s); deployment %s "
+        "redeploys model version %s",
+        current.pk,
+        robot.robot_id,
+        org.pk,
+        result.deployment.pk,
+        model_version.pk,
+    )
+    return current, result
+
+
+def _lock_alert(*, org: Organization, alert_id: int) -> Alert:
+    return Alert.objects.select_for_update().get_for_org(
+        org, label="alert", pk=alert_id
+    )
+
+
+@transaction.atomic
+def alert_acknowledge(*, org: Organization, alert_id: int, user: User | None) -> Alert:
+    """Move an open alert to acknowledged; Conflict for any other status."""
+    alert = _lock_alert(org=org, alert_id=alert_id)
+    if alert.status != AlertStatus.OPEN:
+        raise Conflict(
+            f"Alert {alert.pk} is {alert.status}; only an open alert can be "
+            "acknowledged.",
+            code="invalid_transition",
+        )
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_at = timezone.now()
+    alert.acknowledged_by = user
+    alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+    logger.info("Alert %s acknowledged by user %s", alert.pk, user.pk if user else None)
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, org: Organization, alert_id: int, user: User | None) -> Alert:
+    """Move an acknowledged alert to resolved; Conflict for any other status.
+
+    An open alert must be acknowledged first, so that every resolved alert
+    was seen by someone.
+    """
+    alert = _lock_alert(org=org, alert_id=alert_id)
+    if alert.status != AlertStatus.ACKNOWLEDGED:
+        fix = " Acknowledge it first." if alert.status == AlertStatus.OPEN else ""
+        raise Conflict(
+            f"Alert {alert.pk} is {alert.status}; only an acknowledged alert can "
+            f"be resolved.{fix}",
+            code="invalid_transition",
+        )
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_at = timezone.now()
+    alert.save(update_fields=["status", "resolved_at"])
+    logger.info("Alert %s resolved by user %s", alert.pk, user.pk if user else None)
+    return alert

@@ -9,6 +9,7 @@ field directly.
 
 import logging
 
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -63,6 +64,42 @@ def _clean_tags(tags: list[str] | None) -> list[str]:
     return cleaned
 
 
+EXTERNAL_ARTIFACT_SCHEMES = ("s3://", "gs://", "https://", "http://")
+
+
+def _check_artifact_uri(*, org: Organization, artifact_uri: str) -> None:
+    """Accept an external URL, or a storage key of this organisation's.
+
+    A storage key is something the platform later signs download URLs for,
+    so it must name an existing object under ``artifacts/<org id>/``: a key of
+    another organisation, a path that climbs out with ``..`` or an absolute
+    path would hand out files the caller may not read.
+    """
+    lowered = artifact_uri.lower()
+    if lowered.startswith(EXTERNAL_ARTIFACT_SCHEMES):
+        return
+    prefix = f"artifacts/{org.pk}/"
+    parts = artifact_uri.split("/")
+    if (
+        "://" in artifact_uri
+        or artifact_uri.startswith("/")
+        or ".." in parts
+        or not artifact_uri.startswith(prefix)
+    ):
+        raise InvalidInput(
+            f"artifact_uri {artifact_uri[:200]!r} is neither an s3://, gs:// or "
+            f"https:// URL nor a stored artifact of this organisation (a key "
+            f"under {prefix}). Register from training_job_id to use a job's "
+            "artifact.",
+            errors={"artifact_uri": ["Not an allowed artifact location."]},
+        )
+    if not default_storage.exists(artifact_uri):
+        raise InvalidInput(
+            f"No stored artifact at {artifact_uri[:200]!r}.",
+            errors={"artifact_uri": ["No such stored object."]},
+        )
+
+
 def _succeeded_job(*, org: Organization, training_job_id: str) -> TrainingJob:
     job = TrainingJob.objects.get_for_org(org, pk=training_job_id, label="training job")
     if job.status != JobStatus.SUCCEEDED:
@@ -109,6 +146,8 @@ def model_version_register(
     """
     name = _clean_name(name)
     artifact_uri = artifact_uri.strip()
+    if artifact_uri:
+        _check_artifact_uri(org=org, artifact_uri=artifact_uri)
 
     # Step 1: take the artifact from the explicit URI or from the job.
     job = None
@@ -134,9 +173,12 @@ def model_version_register(
             errors={"artifact_uri": ["Give artifact_uri or training_job_id."]},
         )
 
-    # Step 2: insert with the next free version. A concurrent registration
-    # of the same name makes the insert fail on the unique constraint; the
-    # savepoint keeps the outer transaction usable for the retry.
+    # Step 2: insert with the next free version. Registrations in one
+    # organisation queue on its row, so concurrent ones rarely collide; when
+    # one still does (the lock is taken in a different order elsewhere), the
+    # insert fails on the unique constraint and the savepoint keeps the outer
+    # transaction usable for the retry.
+    Organization.objects.select_for_update().filter(pk=org.pk).first()
     for attempt in range(1, MAX_VERSION_ATTEMPTS + 1):
         version = _next_version(org=org, name=name)
         try:

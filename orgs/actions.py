@@ -61,6 +61,13 @@ def pat_data(pat: PersonalAccessToken) -> dict:
     }
 
 
+def _acting_pat(context) -> PersonalAccessToken | None:
+    """Return the PAT the caller authenticated with, or None for a JWT."""
+    if context.principal.token_kind != "pat":
+        return None
+    return PersonalAccessToken.objects.get(pk=int(context.principal.token_id))
+
+
 def _target_org(context, org_id: int | None) -> Organization:
     """Return the organisation an action names, defaulting to the token's.
 
@@ -195,6 +202,15 @@ def list_pats(context, params):
     queryset = selectors.pat_list(owner=context.user, org=context.org)
     if not params["include_revoked"]:
         queryset = queryset.active()
+    if context.principal.token_kind == "pat":
+        # A PAT sees itself and the PATs no wider than it.
+        visible = [
+            pat.pk
+            for pat in queryset.only("pk", "scopes")
+            if str(pat.pk) == context.principal.token_id
+            or services.pat_within(pat, context.scopes)
+        ]
+        queryset = queryset.filter(pk__in=visible)
     return paginate(queryset, params, pat_data)
 
 
@@ -232,6 +248,7 @@ def create_pat(context, params):
         scopes=params["scopes"],
         expires_in_days=params.get("expires_in_days"),
         granted_scopes=context.scopes,
+        created_by_pat=_acting_pat(context),
     )
     return pat_data(pat) | {"token": token}
 
@@ -250,6 +267,10 @@ class RevokePatParams(ActionParams):
 )
 def revoke_pat(context, params):
     pat = services.pat_revoke(
-        pat_id=params["pat_id"], owner=context.user, org=context.org
+        pat_id=params["pat_id"],
+        owner=context.user,
+        org=context.org,
+        acting_pat=_acting_pat(context),
+        granted_scopes=context.scopes,
     )
     return pat_data(pat)

@@ -3,6 +3,7 @@
 import logging
 
 from django.contrib.auth import authenticate
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -49,7 +50,8 @@ def _validated(serializer_class, request) -> dict:
 
 def _resolve_org(user: User, requested: str | None) -> tuple[Organization, str]:
     if requested:
-        lookup = {"pk": int(requested)} if requested.isdigit() else {"slug": requested}
+        is_id = requested.isascii() and requested.isdigit() and len(requested) < 19
+        lookup = {"pk": int(requested)} if is_id else {"slug": requested}
         org = Organization.objects.filter(**lookup).first()
     else:
         org = default_org_for(user=user)
@@ -142,9 +144,12 @@ class RefreshView(APIView):
             )
 
         # Rotation: blacklist the presented token so it works only once.
-        try:
-            old.blacklist()
-        except TokenError:
+        # get_or_create on the unique blacklist row decides the race between
+        # concurrent refreshes: only the request that creates it goes on.
+        with transaction.atomic():
+            _, created = old.blacklist()
+        if not created:
+            logger.warning("Refresh token of user %s was used twice", user.pk)
             raise AuthenticationFailed("The refresh token was already used.")
         return Response(_token_pair(user, org) | _user_data(user, org, role))
 

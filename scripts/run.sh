@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 HOST=${CENTEROS_HOST:-127.0.0.1}
 PORT=${CENTEROS_PORT:-8000}
+# Signed upload URLs point at the address this server listens on.
+export CENTEROS_PUBLIC_URL=${CENTEROS_PUBLIC_URL:-http://$HOST:$PORT}
 
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

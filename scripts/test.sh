@@ -15,6 +15,14 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
+# The admin's browser tests drive Debian's chromium through playwright;
+# `playwright install` downloads its own browsers and is not used. Without
+# root the install is left to the machine's owner and the tests skip (or
+# fail under CI=true).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    apt-get update && apt-get install -y --no-install-recommends chromium
+fi
+
 export CENTEROS_TEST_DATA=${CENTEROS_TEST_DATA:-$(cd .. && pwd)/shared/data}
 # Test runs keep their SQLite files and secret key out of the working var/.
 export CENTEROS_DATA_DIR=${CENTEROS_DATA_DIR:-$(mktemp -d)}

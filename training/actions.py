@@ -16,6 +16,8 @@ from centeros.actions.params import (
     StrictIntegerField,
     object_id_field,
 )
+from centeros.errors import Conflict
+from datasets.storage import download_url_sign
 from training import catalog, selectors, services
 from training.choices import JobMode, JobStatus
 from training.costs import MAX_GPU_COUNT as MAX_ESTIMATE_GPU_COUNT
@@ -256,6 +258,33 @@ def cancel_training(context, params):
     services.training_job_cancel(org=context.org, job_id=params["job_id"])
     job = selectors.training_job_get(org=context.org, job_id=params["job_id"])
     return training_job_status_data(job)
+
+
+@action(
+    name="get_artifact_download_url",
+    category="training",
+    description="Get a short-lived signed URL that downloads a training job's "
+    "model artifact.",
+    scopes=["training:read"],
+    risk=Risk.READ,
+    params=JobParams,
+)
+def get_artifact_download_url(context, params):
+    job = selectors.training_job_get(org=context.org, job_id=params["job_id"])
+    if not job.artifact_key:
+        raise Conflict(
+            f"Training job {job.pk} is {job.status} and has no artifact; only a "
+            "succeeded job has one to download.",
+            code="artifact_missing",
+        )
+
+    signed = download_url_sign(key=job.artifact_key)
+    return {
+        "job_id": job.pk,
+        "download_url": signed["url"],
+        "expires_at": _iso(signed["expires_at"]),
+        "artifact": _artifact_data(job),
+    }
 
 
 class TrainingLogsParams(JobParams):

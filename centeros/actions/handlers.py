@@ -6,6 +6,7 @@ with ``errors`` for validation failures and ``request_id`` for server errors.
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -65,6 +66,13 @@ def api_exception_handler(exc, context):
     request = context.get("request")
     request_id = getattr(request, "request_id", None)
 
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(
+            413,
+            "The request body is larger than the server accepts for this "
+            "endpoint; upload files through a signed upload URL instead.",
+            code="payload_too_large",
+        )
     if isinstance(exc, DomainError):
         return error_response(
             exc.status_code, exc.detail, code=exc.code, errors=exc.errors

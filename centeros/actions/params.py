@@ -77,12 +77,29 @@ class StrictChoiceField(serializers.ChoiceField):
         return ", ".join(str(choice) for choice in self.choices)
 
 
+def is_storable_text(text: str) -> bool:
+    """Return whether the databases can store ``text``.
+
+    PostgreSQL rejects NUL characters in text and jsonb, and lone UTF-16
+    surrogates (which JSON escapes such as \\ud800 produce) are not valid
+    UTF-8 for either database.
+    """
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class JSONObjectField(serializers.Field):
     """A JSON object (dict) of arbitrary values, with finite numbers only."""
 
     default_error_messages = {
         "invalid": "Must be a JSON object.",
         "not_finite": "Must contain only finite numbers.",
+        "invalid_text": "Must not contain NUL characters or lone surrogates.",
         "too_large": "Must have at most {max_keys} keys.",
     }
 
@@ -97,6 +114,8 @@ class JSONObjectField(serializers.Field):
             self.fail("too_large", max_keys=self.max_keys)
         if not _all_finite(data):
             self.fail("not_finite")
+        if not _all_storable(data):
+            self.fail("invalid_text")
         return data
 
     def to_representation(self, value):
@@ -110,6 +129,19 @@ def _all_finite(value: Any) -> bool:
         return all(_all_finite(item) for item in value.values())
     if isinstance(value, list):
         return all(_all_finite(item) for item in value)
+    return True
+
+
+def _all_storable(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_storable_text(value)
+    if isinstance(value, dict):
+        return all(
+            is_storable_text(str(key)) and _all_storable(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return all(_all_storable(item) for item in value)
     return True
 
 

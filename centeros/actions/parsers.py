@@ -42,3 +42,7 @@ class StrictJSONParser(JSONParser):
             )
         except ValueError as error:
             raise ParseError(f"The request body is not valid JSON: {error}")
+        except RecursionError:
+            raise ParseError(
+                "The request body nests JSON arrays or objects too deeply."
+            )

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from centeros import __version__
+from centeros.agent.cli import agent as agent_command
 from centeros.cli.generated import CategoryGroup, parse_loose_value
 from centeros.cli.output import (
     emit,
@@ -507,6 +508,11 @@ def run(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="ACTION")
     run_action(ctx, action, _parse_params(pairs, params_json))
+
+
+# The simulated robot speaks the agent protocol with a robot token, not the
+# action layer, so it is a plain command beside the generated groups.
+cli.add_command(agent_command)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The inspect_file entry point: dispatch an upload to the inspector for its type."""
 
 import logging
+import math
 import os
 from typing import BinaryIO
 
@@ -46,6 +47,15 @@ def inspect_file(
                 f"The file {filename!r} is empty (0 bytes); upload it again."
             )
         metadata = _inspect(opened, filename, file_type)
+    except RecursionError:
+        # Metadata files (LeRobot's info.json, ROS 2 metadata.yaml) are
+        # parsed recursively, so absurd nesting ends up here.
+        error = InspectionError(
+            f"The metadata in {filename!r} is nested too deeply to be read; "
+            "check that it was written by the recording tool."
+        )
+        logger.info("Inspection of %r failed: %s", filename, error)
+        raise error
     except InspectionError as error:
         logger.info("Inspection of %r failed: %s", filename, error)
         raise
@@ -53,6 +63,7 @@ def inspect_file(
         opened.close()
 
     metadata["extra"]["size_bytes"] = opened.size
+    metadata = json_safe(metadata)
     logger.info(
         "Inspected %r: format=%s layout=%s episodes=%s frames=%s topics=%d",
         filename,
@@ -116,3 +127,18 @@ def _inspect_archive(source: Source, filename: str) -> DatasetMetadata:
 def _folder(root: str) -> str:
     """Name an archive folder for a message; the top level is shown as '/'."""
     return root.rstrip("/") or "/"
+
+
+def json_safe(value):
+    """Return ``value`` with every non-finite float replaced by None.
+
+    Attributes in recorded files can hold NaN or infinity, which JSON and the
+    database JSON columns cannot store.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value

@@ -14,15 +14,63 @@ FLEET_ACTIONS = {
     "register_robot": ("fleet:write",),
     "deploy_model": ("fleet:write", "models:read"),
     "emergency_stop": ("fleet:write",),
+    "rotate_robot_token": ("fleet:write",),
+    "release_emergency_stop": ("fleet:write",),
+    "list_deployments": ("fleet:read",),
+    "rollback_deployment": ("fleet:write",),
+    "acknowledge_alert": ("fleet:write",),
+    "resolve_alert": ("fleet:write",),
 }
 
-WRITE_ACTIONS = ["register_robot", "deploy_model", "emergency_stop"]
-READ_ACTIONS = ["get_fleet_summary", "list_robots", "get_robot_state"]
+WRITE_ACTIONS = [
+    "register_robot",
+    "deploy_model",
+    "emergency_stop",
+    "rotate_robot_token",
+    "release_emergency_stop",
+    "rollback_deployment",
+    "acknowledge_alert",
+    "resolve_alert",
+]
+READ_ACTIONS = [
+    "get_fleet_summary",
+    "list_robots",
+    "get_robot_state",
+    "list_deployments",
+]
 
 
 @pytest.fixture
-def valid_params(robot, validated_model):
+def valid_params(robot, validated_model, org):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import AlertFactory, DeploymentFactory, RobotFactory
+
+    stopped = RobotFactory(
+        org=org, robot_id="arm-stopped", estopped=True, estopped_at=timezone.now()
+    )
+    deployed = RobotFactory(org=org, robot_id="arm-deployed")
+    for minutes_ago in (20, 10):
+        DeploymentFactory(
+            robot=deployed,
+            status="succeeded",
+            finished_at=timezone.now() - timedelta(minutes=minutes_ago),
+            model_version__artifact_uri="artifacts/policy.npz",
+        )
+    open_alert = AlertFactory(robot=robot, code="E_OPEN")
+    acknowledged = AlertFactory(robot=robot, code="E_ACK", status="acknowledged")
     return {
+        "rotate_robot_token": {"robot_id": robot.robot_id},
+        "release_emergency_stop": {
+            "robot_id": stopped.robot_id,
+            "reason": "area clear",
+        },
+        "list_deployments": {},
+        "rollback_deployment": {"robot_id": deployed.robot_id},
+        "acknowledge_alert": {"alert_id": open_alert.pk},
+        "resolve_alert": {"alert_id": acknowledged.pk},
         "get_fleet_summary": {},
         "list_robots": {},
         "get_robot_state": {"robot_id": robot.robot_id},
