@@ -44,7 +44,7 @@ class ReceiveStream:
     PIECE_SIZE = 1024 * 1024
 
     def __init__(
-        self, receive, loop: asyncio.AbstractEventLoop, buffer_limit: int = 32 * 1024**2
+        self, receive, loop: asyncio.AbstractEventLoop, buffer_limit: int = 8 * 1024**2
     ) -> None:
         self._receive = receive
         self._loop = loop
