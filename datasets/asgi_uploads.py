@@ -33,12 +33,12 @@ class ReceiveStream:
     """A blocking ``read()`` over the ASGI body messages of one request.
 
     A pump task on the event loop receives body messages as fast as they
-    arrive and hands them, joined into pieces of about 1 MiB, to the worker
-    thread that calls ``read()``. Receiving goes on while the thread hashes
-    and writes, because uvicorn stops reading the socket whenever the
-    application does not ask for the next message. At most ``buffer_limit``
-    bytes wait between the two. A client disconnect ends the stream early,
-    which the service reports as an incomplete upload.
+    arrive and queues them for the worker thread that calls ``read()``.
+    Receiving goes on while the thread hashes and writes, because uvicorn
+    stops reading the socket whenever the application does not ask for the
+    next message. At most about ``buffer_limit`` bytes wait between the two.
+    A client disconnect ends the stream early, which the service reports as
+    an incomplete upload.
     """
 
     PIECE_SIZE = 1024 * 1024
@@ -51,9 +51,10 @@ class ReceiveStream:
         self._buffer_limit = buffer_limit
         self._pieces: queue.SimpleQueue = queue.SimpleQueue()
         self._buffered = 0
+        self._pump_waiting = False
         self._lock = threading.Lock()
         self._space = asyncio.Event()
-        self._pending = bytearray()
+        self._leftover = b""
         self._ended = False
         self._pump_task: asyncio.Task | None = None
 
@@ -67,57 +68,69 @@ class ReceiveStream:
             self._pump_task.cancel()
 
     async def _pump(self) -> None:
-        piece = bytearray()
+        # Messages are joined into pieces of about PIECE_SIZE bytes, so the
+        # two threads hand over a piece per megabyte, not per message.
+        bodies: list[bytes] = []
+        count = 0
         try:
             while True:
                 message = await self._receive()
                 if message["type"] != "http.request":
                     break
-                piece += message.get("body", b"")
+                body = message.get("body", b"")
                 more = message.get("more_body", False)
-                if len(piece) >= self.PIECE_SIZE or not more:
-                    await self._put(bytes(piece))
-                    piece = bytearray()
+                if body:
+                    bodies.append(body)
+                    count += len(body)
+                if bodies and (count >= self.PIECE_SIZE or not more):
+                    await self._put(bodies[0] if len(bodies) == 1 else b"".join(bodies))
+                    bodies, count = [], 0
                 if not more:
                     break
         finally:
             # The end marker, also after a disconnect or cancellation.
             self._pieces.put(None)
 
-    async def _put(self, piece: bytes) -> None:
+    async def _put(self, body: bytes) -> None:
         while True:
             with self._lock:
                 if self._buffered < self._buffer_limit:
-                    self._buffered += len(piece)
+                    self._buffered += len(body)
                     break
-                # Cleared on the loop before waiting: a reader's wake-up is
-                # scheduled with call_soon_threadsafe, so it runs after this.
+                # Cleared before waiting: the reader's wake-up is scheduled
+                # with call_soon_threadsafe, so it runs after this.
+                self._pump_waiting = True
                 self._space.clear()
             await self._space.wait()
-        self._pieces.put(piece)
+        self._pieces.put(body)
 
     def _taken(self, size: int) -> None:
         with self._lock:
             self._buffered -= size
-            has_space = self._buffered < self._buffer_limit
-        if has_space:
+            wake = self._pump_waiting and self._buffered < self._buffer_limit
+            if wake:
+                self._pump_waiting = False
+        # Waking the loop costs a system call, so only a waiting pump is woken.
+        if wake:
             self._loop.call_soon_threadsafe(self._space.set)
 
     def read(self, size: int = -1) -> bytes:
-        while not self._ended and (size < 0 or len(self._pending) < size):
+        parts = [self._leftover] if self._leftover else []
+        count = len(self._leftover)
+        self._leftover = b""
+        while not self._ended and (size < 0 or count < size):
             piece = self._pieces.get()
             if piece is None:
                 self._ended = True
                 break
-            self._pending += piece
             self._taken(len(piece))
+            parts.append(piece)
+            count += len(piece)
 
-        if size < 0 or size >= len(self._pending):
-            data = bytes(self._pending)
-            self._pending.clear()
-            return data
-        data = bytes(self._pending[:size])
-        del self._pending[:size]
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if 0 <= size < len(data):
+            self._leftover = data[size:]
+            data = data[:size]
         return data
 
 

@@ -152,3 +152,36 @@ def test_large_body_elsewhere_is_413_before_reading(settings):
     status, body = async_to_sync(run)()
     assert status == 413
     assert b"payload_too_large" in body
+
+
+def test_receive_stream_waits_for_a_slow_reader():
+    import asyncio
+
+    from datasets.asgi_uploads import ReceiveStream
+
+    messages = [bytes([index]) * 1000 for index in range(200)]
+
+    async def run():
+        pending = list(messages)
+
+        async def receive():
+            body = pending.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(pending)}
+
+        stream = ReceiveStream(receive, asyncio.get_running_loop(), buffer_limit=3000)
+        stream.start()
+        try:
+            chunks = []
+            while True:
+                chunk = await asyncio.to_thread(stream.read, 4096)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            stream.stop()
+        return chunks, stream._buffered
+
+    chunks, buffered = asyncio.run(run())
+    assert b"".join(chunks) == b"".join(messages)
+    assert all(len(chunk) == 4096 for chunk in chunks[:-1])
+    assert buffered == 0
