@@ -77,7 +77,15 @@ def _check_artifact_uri(*, org: Organization, artifact_uri: str) -> None:
     """
     lowered = artifact_uri.lower()
     if lowered.startswith(EXTERNAL_ARTIFACT_SCHEMES):
-        return
+        # The part after the scheme must name a host or bucket, not climb.
+        rest = artifact_uri.split("://", 1)[1]
+        if rest and not rest.startswith(("/", ".")) and ".." not in rest.split("/"):
+            return
+        raise InvalidInput(
+            f"artifact_uri {artifact_uri[:200]!r} must name a bucket or host "
+            "after the scheme, without '..' segments.",
+            errors={"artifact_uri": ["Not an allowed artifact location."]},
+        )
     prefix = f"artifacts/{org.pk}/"
     parts = artifact_uri.split("/")
     if (

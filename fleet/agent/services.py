@@ -303,7 +303,9 @@ def command_wire(command: RobotCommand) -> dict:
     """
     payload = dict(command.payload)
     if command.kind == CommandKind.DEPLOY:
-        payload.update(artifact_download(payload.get("artifact_uri", "")))
+        payload.update(
+            artifact_download(payload.get("artifact_uri", ""), org_id=command.org_id)
+        )
     return {
         "id": command.pk,
         "kind": command.kind,
@@ -315,14 +317,23 @@ def command_wire(command: RobotCommand) -> dict:
     }
 
 
-def artifact_download(artifact_uri: str) -> dict:
+def artifact_download(artifact_uri: str, *, org_id: int) -> dict:
     """Return ``artifact_url`` and ``artifact_url_expires_at`` for an artifact.
 
-    An ``http(s)://`` URI is passed through as it is (with no expiry); any
-    other URI is a storage key, signed by the upload backend.
+    A URI with a scheme (``https://``, ``s3://``, ``gs://``) names a location
+    outside the platform and is passed through as it is, with no expiry: the
+    robot fetches it with its own credentials. Anything else is a storage key
+    and is signed only when it lies under ``artifacts/<org_id>/``, so a model
+    version can never be used to sign another organisation's files.
     """
-    if artifact_uri.startswith(("http://", "https://")):
+    if "://" in artifact_uri:
         return {"artifact_url": artifact_uri, "artifact_url_expires_at": None}
+    prefix = f"artifacts/{org_id}/"
+    if not artifact_uri.startswith(prefix) or ".." in artifact_uri.split("/"):
+        logger.warning(
+            "Not signing artifact key outside %s for a deploy command", prefix
+        )
+        return {"artifact_url": None, "artifact_url_expires_at": None}
 
     from datasets.storage import get_upload_backend
 

@@ -142,7 +142,7 @@ def test_release_only_after_ack(call, server, registered_robot, start_agent):
 
 def _stored_model(org, data: bytes, *, sha256: str | None = None) -> ModelVersion:
     key = default_storage.save(
-        f"models/{org.pk}/pick-policy/model.npz", ContentFile(data)
+        f"artifacts/{org.pk}/pick-policy/model.npz", ContentFile(data)
     )
     return ModelVersionFactory(
         org=org,

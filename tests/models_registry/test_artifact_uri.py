@@ -15,6 +15,9 @@ pytestmark = pytest.mark.django_db
         "/etc/passwd",
         "artifacts/999999/abc/model.npz",
         "datasets/1/x.hdf5",
+        "s3://../artifacts/1/abc/model.npz",
+        "gs://bucket/../../artifacts/1/model.npz",
+        "https:///etc/passwd",
     ],
 )
 def test_register_rejects_foreign_locations(call, uri):
