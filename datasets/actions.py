@@ -246,6 +246,9 @@ class ConfirmUploadParams(ActionParams):
     scopes=["datasets:write"],
     risk=Risk.WRITE,
     params=ConfirmUploadParams,
+    # The service commits in steps so that no transaction stays open while
+    # the file is inspected.
+    atomic=False,
 )
 def confirm_upload(context, params):
     dataset = services.dataset_confirm_upload(

@@ -12,6 +12,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -491,18 +492,49 @@ def dataset_confirm_upload(
     """
     given_sha256 = _validated_sha256(sha256, field="sha256")
 
+    # Step 1, in a short transaction: check the request and move the dataset
+    # to processing, so a second confirm gets a 409 instead of a second run.
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get_for_org(org, pk=dataset_id)
-        failure = _confirm_locked(dataset, given_sha256)
+        _confirm_start(dataset, given_sha256)
 
-    if failure is not None:
-        reason, code = failure
-        raise InvalidInput(reason, code=code, keep_changes=True)
+    # Step 2, outside any transaction: reading and inspecting a large file
+    # takes a while, and on SQLite an open write transaction would block
+    # every other write (an emergency stop included) until it ends.
+    try:
+        outcome = _confirm_check(dataset, given_sha256)
+    except Exception:
+        # Leave no dataset in processing behind an unexpected error.
+        failure = (
+            "The upload check failed unexpectedly; upload the file again.",
+            "confirm_error",
+        )
+        _confirm_finish(dataset.pk, failure, None, "")
+        raise
+
+    # Step 3, in a short transaction: record the outcome.
+    dataset = _confirm_finish(dataset.pk, *outcome)
+    if dataset.status == DatasetStatus.FAILED:
+        raise InvalidInput(dataset.error, code=outcome[0][1])
     return dataset
 
 
-def _confirm_locked(dataset: Dataset, given_sha256: str) -> tuple[str, str] | None:
-    """Confirm the locked ``dataset``; return (reason, code) when it failed."""
+# A confirm that has been processing for longer than this is taken to have
+# died with its server process, and may be started again.
+STALE_PROCESSING = timedelta(minutes=10)
+
+
+def _confirm_start(dataset: Dataset, given_sha256: str) -> None:
+    """Check the locked ``dataset`` can be confirmed and mark it processing."""
+    if (
+        dataset.status == DatasetStatus.PROCESSING
+        and timezone.now() - dataset.updated_at < STALE_PROCESSING
+    ):
+        raise Conflict(
+            f"Dataset {dataset.pk} is being confirmed by another request; wait for "
+            "it to finish.",
+            code="dataset_processing",
+        )
     if dataset.status == DatasetStatus.READY:
         raise Conflict(
             f"Dataset {dataset.pk} is already ready; there is nothing to confirm.",
@@ -534,60 +566,92 @@ def _confirm_locked(dataset: Dataset, given_sha256: str) -> tuple[str, str] | No
             errors={"sha256": ["Differs from the SHA-256 declared earlier."]},
         )
 
-    backend = get_upload_backend()
-    stored_size = backend.object_size(dataset.storage_key)
-    if stored_size is None:
+    if get_upload_backend().object_size(dataset.storage_key) is None:
         raise InvalidInput(
             f"No file has been uploaded for dataset {dataset.pk} yet; PUT it to the "
             "upload URL, then confirm.",
             code="upload_missing",
         )
 
-    # Inspection runs inside this call, so ``processing`` is never seen by
-    # other transactions; it still goes through the state machine.
-    dataset.transition_to(DatasetStatus.PROCESSING)
+    if dataset.status != DatasetStatus.PROCESSING:
+        dataset.transition_to(DatasetStatus.PROCESSING)
+    dataset.save(update_fields=["status", "updated_at"])
     logger.info("Confirming the upload of dataset %s", dataset.pk)
 
+
+def _confirm_check(dataset: Dataset, given_sha256: str):
+    """Check size and checksum and inspect the file, with no lock held.
+
+    Returns ``(failure, metadata, sha256)``: ``failure`` is ``(reason,
+    code)`` or None, ``metadata`` is the inspection result of a file that
+    passed, and ``sha256`` the stored file's digest when it was computed.
+    """
+    backend = get_upload_backend()
+    stored_size = backend.object_size(dataset.storage_key)
     if stored_size != dataset.size_bytes:
-        return _mark_failed(
-            dataset,
-            f"The stored file is {stored_size} bytes but {dataset.size_bytes} bytes "
-            "were declared; upload the file again.",
-            code="size_mismatch",
+        return (
+            (
+                f"The stored file is {stored_size} bytes but {dataset.size_bytes} bytes "
+                "were declared; upload the file again.",
+                "size_mismatch",
+            ),
+            None,
+            "",
         )
 
     # The local upload endpoint records the digest of exactly the bytes it
     # stored; other backends are read back once.
     actual_sha256 = dataset.sha256 or backend.object_sha256(dataset.storage_key)
-    dataset.sha256 = actual_sha256
     expected_sha256 = given_sha256 or dataset.expected_sha256
     if expected_sha256 and actual_sha256 != expected_sha256:
-        return _mark_failed(
-            dataset,
-            f"The stored file has SHA-256 {actual_sha256} but {expected_sha256} was "
-            "expected; the file changed in transit, so upload it again.",
-            code="sha256_mismatch",
+        return (
+            (
+                f"The stored file has SHA-256 {actual_sha256} but {expected_sha256} was "
+                "expected; the file changed in transit, so upload it again.",
+                "sha256_mismatch",
+            ),
+            None,
+            actual_sha256,
         )
 
-    # TODO: move inspection to a background task once uploads of several
-    # gigabytes are common; it holds the row lock while it reads.
+    # NOTE: inspection runs in the request; a background task would suit
+    # uploads whose inspection has to scan the file (MCAP without summary).
     filename = dataset.original_filename or dataset.storage_key.rsplit("/", 1)[-1]
     try:
         with backend.open(dataset.storage_key) as stream:
             metadata = inspect_file(stream, filename=filename)
     except InspectionError as error:
-        return _mark_failed(dataset, str(error), code="inspection_failed")
-
-    _mark_ready(dataset, metadata)
-    return None
+        return (str(error), "inspection_failed"), None, actual_sha256
+    return None, metadata, actual_sha256
 
 
-def _mark_failed(dataset: Dataset, reason: str, *, code: str) -> tuple[str, str]:
+def _confirm_finish(dataset_pk: int, failure, metadata, sha256: str) -> Dataset:
+    """Record a confirm's outcome on the dataset, if it is still processing."""
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().filter(pk=dataset_pk).first()
+        if dataset is None:
+            raise NotFound(f"Dataset {dataset_pk} was deleted while it was confirmed.")
+        if dataset.status != DatasetStatus.PROCESSING:
+            raise Conflict(
+                f"Dataset {dataset_pk} changed to {dataset.status} while it was "
+                "confirmed.",
+                code="invalid_transition",
+            )
+        if sha256:
+            dataset.sha256 = sha256
+        if failure is not None:
+            reason, code = failure
+            _mark_failed(dataset, reason, code=code)
+        else:
+            _mark_ready(dataset, metadata)
+    return dataset
+
+
+def _mark_failed(dataset: Dataset, reason: str, *, code: str) -> None:
     dataset.transition_to(DatasetStatus.FAILED)
     dataset.error = reason
     dataset.save()
     logger.warning("Dataset %s failed its upload check (%s)", dataset.pk, code)
-    return reason, code
 
 
 def _mark_ready(dataset: Dataset, metadata: dict) -> None:

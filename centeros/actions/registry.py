@@ -44,6 +44,9 @@ class Action:
     risk: Risk
     params: type[ActionParams]
     handler: Callable[..., Any]
+    # False for handlers that commit in steps of their own, because part of
+    # their work must run outside a transaction (a long file inspection).
+    atomic: bool = True
 
     def run(self, context, params: dict) -> Any:
         return self.handler(context, params)
@@ -97,12 +100,14 @@ def action(
     scopes: Iterable[str],
     risk: Risk | str,
     params: type[ActionParams],
+    atomic: bool = True,
 ) -> Callable[[Callable], Callable]:
     """Declare the decorated function as the handler of an action.
 
     The handler receives an :class:`~centeros.actions.ActionContext` and the
-    validated params as a dict, runs inside a database transaction, and
-    returns JSON-serialisable data or a :class:`Page`.
+    validated params as a dict, runs inside a database transaction (unless
+    ``atomic`` is false), and returns JSON-serialisable data or a
+    :class:`Page`.
     """
 
     def decorator(handler: Callable) -> Callable:
@@ -115,6 +120,7 @@ def action(
                 risk=Risk(risk),
                 params=params,
                 handler=handler,
+                atomic=atomic,
             )
         )
         return handler

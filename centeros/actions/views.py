@@ -2,6 +2,7 @@
 
 import logging
 import time
+from contextlib import nullcontext
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
@@ -151,7 +152,7 @@ class ActionDispatchView(APIView):
             client_ip=_client_ip(request),
         )
         kept_error = None
-        with transaction.atomic():
+        with transaction.atomic() if declared.atomic else nullcontext():
             try:
                 result = declared.run(context, serializer.validated_data)
             except DomainError as error:
