@@ -313,13 +313,14 @@ def _is_number(value: Any) -> bool:
 # Launch and cancel
 
 
-def training_job_launch(*, org, job_id: str) -> TrainingJob:
+def training_job_launch(*, org, job_id: str, enqueue: bool = True) -> TrainingJob:
     """Move a pending job to ``queued`` and enqueue it after the commit.
 
     Runs in a transaction holding the job's row lock, so of two concurrent
     launches exactly one succeeds and the other gets Conflict. Raises NotFound
     for a job outside ``org`` and Conflict for a job that is not pending or
-    whose datasets are no longer ready.
+    whose datasets are no longer ready. With ``enqueue=False`` no worker task
+    is made, and the caller runs the executor itself.
     """
     with transaction.atomic():
         job = _locked_job(org=org, job_id=job_id)
@@ -350,7 +351,8 @@ def training_job_launch(*, org, job_id: str) -> TrainingJob:
         job.executor = executor
         job.save(update_fields=["status", "queued_at", "executor"])
 
-        transaction.on_commit(lambda: _enqueue(job.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(job.pk))
     logger.info("Launched training job %s on executor %s", job.pk, executor)
     return job
 

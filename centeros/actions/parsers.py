@@ -25,6 +25,51 @@ def _parse_float(text: str) -> float:
     return value
 
 
+# Deeper nesting than any action or agent message needs; it bounds the
+# recursion of everything that walks the parsed value later.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value) -> int:
+    """Return how deeply arrays and objects nest in ``value``, iteratively."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json_text(text: str):
+    """Parse a JSON request body strictly.
+
+    Raises ValueError, with a sentence for the client, for invalid JSON,
+    NaN, infinities, numbers out of double range, and nesting deeper than
+    MAX_JSON_DEPTH.
+    """
+    try:
+        value = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_parse_float
+        )
+    except RecursionError:
+        raise ValueError("The request body nests JSON arrays or objects too deeply.")
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(
+            "The request body nests JSON arrays or objects more than "
+            f"{MAX_JSON_DEPTH} levels deep."
+        )
+    return value
+
+
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -37,12 +82,9 @@ class StrictJSONParser(JSONParser):
         if not text.strip():
             return {}
         try:
-            return json.loads(
-                text, parse_constant=_reject_constant, parse_float=_parse_float
-            )
+            return parse_json_text(text)
         except ValueError as error:
-            raise ParseError(f"The request body is not valid JSON: {error}")
-        except RecursionError:
-            raise ParseError(
-                "The request body nests JSON arrays or objects too deeply."
-            )
+            message = str(error)
+            if "too deeply" in message or "levels deep" in message:
+                raise ParseError(message)
+            raise ParseError(f"The request body is not valid JSON: {message}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -320,10 +321,34 @@ def build_option(
     return option, parse_loose_value
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON; give a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range for a JSON number")
+    return value
+
+
+def strict_json_loads(text: str) -> Any:
+    """Parse JSON as the server does: no NaN or infinities, bounded nesting.
+
+    Raises ValueError with a sentence for the user.
+    """
+    try:
+        return json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise ValueError("it nests arrays or objects too deeply")
+
+
 def parse_loose_value(raw: str) -> Any:
     """Parse ``raw`` as JSON when it is valid JSON, else keep it as a string."""
     try:
-        return json.loads(raw)
+        return strict_json_loads(raw)
     except ValueError:
         return raw
 

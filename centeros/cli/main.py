@@ -10,7 +10,6 @@ reached (the detail is printed on stderr), 2 for a usage error.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -20,7 +19,11 @@ import click
 
 from centeros import __version__
 from centeros.agent.cli import agent as agent_command
-from centeros.cli.generated import CategoryGroup, parse_loose_value
+from centeros.cli.generated import (
+    CategoryGroup,
+    parse_loose_value,
+    strict_json_loads,
+)
 from centeros.cli.output import (
     emit,
     print_error,
@@ -453,7 +456,7 @@ def _parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, 
     params: dict[str, Any] = {}
     if params_json is not None:
         try:
-            parsed = json.loads(params_json)
+            parsed = strict_json_loads(params_json)
         except ValueError as error:
             raise click.BadParameter(
                 f"not valid JSON ({error}).", param_hint="--params-json"

@@ -44,8 +44,18 @@ class Archive:
     resource-fork entries (``__MACOSX/``, ``._*``) are left out.
     """
 
+    # Extraction to disk stops past this many times the archive's size (and
+    # at least MIN_EXTRACT_BUDGET): recordings compress a few times at most,
+    # so anything that expands far more is a compression bomb that would
+    # fill the disk.
+    EXPANSION_LIMIT = 20
+    MIN_EXTRACT_BUDGET = 256 * 1024**2
+
     def __init__(self, source: Source, filename: str) -> None:
         self.filename = filename
+        self._extract_budget = max(
+            self.MIN_EXTRACT_BUDGET, self.EXPANSION_LIMIT * source.size
+        )
         self.kind = "zip" if filename.strip().lower().endswith(".zip") else "tar"
         self.sizes: dict[str, int] = {}
         self._zip: zipfile.ZipFile | None = None
@@ -140,6 +150,13 @@ class Archive:
                     block = stream.read(1024 * 1024)
                 if not block:
                     break
+                self._extract_budget -= len(block)
+                if self._extract_budget < 0:
+                    raise InspectionError(
+                        f"The archive {self.filename!r} expands to far more than "
+                        f"{self.EXPANSION_LIMIT} times its size, which no recording "
+                        "does; it looks like a compression bomb and was not read."
+                    )
                 output.write(block)
 
     def close(self) -> None:

@@ -14,7 +14,6 @@ action layer's envelope: ``{"ok": true, "data": ...}`` or
 """
 
 import asyncio
-import json
 import logging
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from centeros.actions.handlers import describe_validation, validation_errors
-from centeros.actions.parsers import _parse_float, _reject_constant
+from centeros.actions.parsers import parse_json_text
 from centeros.errors import DomainError, PayloadTooLarge
 from fleet.agent import services
 from fleet.agent.listener import listener_ready, listener_start
@@ -146,11 +145,7 @@ def _json_body(request) -> dict:
             f"{MAX_BODY_BYTES}."
         )
     try:
-        data = json.loads(
-            request.body.decode("utf-8") or "{}",
-            parse_constant=_reject_constant,
-            parse_float=_parse_float,
-        )
+        data = parse_json_text(request.body.decode("utf-8") or "{}")
     except (UnicodeDecodeError, ValueError) as error:
         raise DomainError(f"The request body is not valid JSON: {error}")
     if not isinstance(data, dict):

@@ -339,3 +339,15 @@ def test_artifact_key_of_other_org_is_not_signed():
     assert refused["artifact_url"] is None
     assert climbing["artifact_url"] is None
     assert external["artifact_url"] == "s3://bucket/model.npz"
+
+
+def test_heartbeat_nested_too_deeply_is_400(client, registered_robot):
+    _, token = registered_robot
+    pose = "[" * 2000 + "]" * 2000
+    response = client.post(
+        "/api/agent/v1/heartbeat",
+        data='{"battery": 50, "pose": {"x": ' + pose + "}}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 400

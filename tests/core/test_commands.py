@@ -76,3 +76,11 @@ def test_seed_demo_fills_every_category():
     assert AnnotationTask.objects.for_org(org).filter(status="approved").count() == 1
     assert Membership.objects.filter(org=org).count() == 4
     assert "already has demo data" in run("seed_demo")
+
+
+def test_seed_demo_queues_no_worker_task():
+    from django_tasks_db.models import DBTaskResult
+
+    run("bootstrap", "--password", "s3cret-pass-word")
+    run("seed_demo", "--epochs", "2")
+    assert DBTaskResult.objects.count() == 0

@@ -240,3 +240,13 @@ def test_admin_login_is_throttled(client, settings):
     form = {"username": "nobody", "password": "x"}
     statuses = [client.post("/admin/login/", form).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def test_json_nested_past_limit_is_400(call):
+    from centeros.actions.parsers import MAX_JSON_DEPTH
+
+    deep = "[" * (MAX_JSON_DEPTH + 5) + "]" * (MAX_JSON_DEPTH + 5)
+    raw = '{"params": {"robot_id": "deep", "metadata": {"x": ' + deep + "}}}"
+    result = call("register_robot", body=raw)
+    assert result.status == 400
+    assert "levels deep" in result.body["detail"]

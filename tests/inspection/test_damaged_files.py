@@ -187,3 +187,24 @@ def test_unindexed_ros1_bag(recorded_data: Path, tmp_path: Path) -> None:
     message = str(raised.value)
     assert "Bag is not indexed" in message
     assert "rosbag reindex" in message
+
+
+def test_ros2_archive_compression_bomb_is_rejected(
+    tmp_path, monkeypatch, recorded_data
+):
+    import tarfile
+
+    from datasets.inspection.archives import Archive
+
+    monkeypatch.setattr(Archive, "MIN_EXTRACT_BUDGET", 1024 * 1024)
+    bag = tmp_path / "bag"
+    shutil.copytree(recorded_data / ROSBAG2_SQLITE3_FOLDER, bag)
+    for database in bag.glob("*.db3"):
+        database.chmod(0o644)
+        database.write_bytes(b"\0" * (64 * 1024 * 1024))
+    archive = tmp_path / "bag.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(bag, arcname="bag")
+
+    with pytest.raises(InspectionError, match="compression bomb"):
+        inspect_file(archive, filename="bag.tar.gz")
