@@ -110,8 +110,12 @@ def agent(
     its simulated motion on an emergency stop, resumes on a release, and
     downloads, verifies and acknowledges model deployments.
     """
+    # force=True: under `centeros agent` the CLI has already set up logging,
+    # and the agent's own --log-level and format must still apply.
     logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
     )
     # httpx logs every request URL at INFO, and a signed artifact URL is a
     # credential that must stay out of logs.
