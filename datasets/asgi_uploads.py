@@ -151,7 +151,7 @@ class UploadStreamingApp:
 
     @staticmethod
     async def _reject_large_body(scope, send) -> bool:
-        """Answer 413 for a declared body over the request limit.
+        """Send 413 for a declared body over the request limit.
 
         Django's ASGI handler spools a whole body to disk before any view
         or authentication runs, so an anonymous client could otherwise make
@@ -197,7 +197,7 @@ class UploadStreamingApp:
         if not path.startswith(UPLOAD_PATH_PREFIX):
             return None
         token = path[len(UPLOAD_PATH_PREFIX) :]
-        # Other shapes are left to Django's URL resolver, which answers 404.
+        # Other shapes are left to Django's URL resolver, which returns 404.
         if not token or "/" in token:
             return None
         return token

@@ -2,7 +2,7 @@
 
 Python's ``json`` module accepts ``NaN`` and ``Infinity`` and turns ``1e400``
 into ``inf``; none of these can be stored or compared sensibly, so the request
-is rejected with a 400 before any action sees it.
+is rejected with a 400 before any action runs.
 """
 
 import json
