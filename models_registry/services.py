@@ -67,6 +67,26 @@ def _clean_tags(tags: list[str] | None) -> list[str]:
 EXTERNAL_ARTIFACT_SCHEMES = ("s3://", "gs://", "https://", "http://")
 
 
+def artifact_key_prefix(org_id: int) -> str:
+    """Return the storage folder of an organisation's model artifacts."""
+    return f"artifacts/{org_id}/"
+
+
+def is_own_artifact_key(key: str, *, org_id: int) -> bool:
+    """Return whether ``key`` is a storage key under the org's artifact folder.
+
+    Download URLs are signed only for such keys. A URI with a scheme, an
+    absolute path or a ``..`` segment never qualifies, because storage
+    backends normalise those into keys of other organisations.
+    """
+    return (
+        "://" not in key
+        and not key.startswith("/")
+        and ".." not in key.split("/")
+        and key.startswith(artifact_key_prefix(org_id))
+    )
+
+
 def _check_artifact_uri(*, org: Organization, artifact_uri: str) -> None:
     """Accept an external URL, or a storage key of this organisation's.
 
@@ -86,14 +106,8 @@ def _check_artifact_uri(*, org: Organization, artifact_uri: str) -> None:
             "after the scheme, without '..' segments.",
             errors={"artifact_uri": ["Not an allowed artifact location."]},
         )
-    prefix = f"artifacts/{org.pk}/"
-    parts = artifact_uri.split("/")
-    if (
-        "://" in artifact_uri
-        or artifact_uri.startswith("/")
-        or ".." in parts
-        or not artifact_uri.startswith(prefix)
-    ):
+    prefix = artifact_key_prefix(org.pk)
+    if not is_own_artifact_key(artifact_uri, org_id=org.pk):
         raise InvalidInput(
             f"artifact_uri {artifact_uri[:200]!r} is neither an s3://, gs:// or "
             f"https:// URL nor a stored artifact of this organisation (a key "

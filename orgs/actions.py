@@ -199,18 +199,15 @@ class ListPatsParams(PaginationParams):
     params=ListPatsParams,
 )
 def list_pats(context, params):
-    queryset = selectors.pat_list(owner=context.user, org=context.org)
+    acting_pat = _acting_pat(context)
+    queryset = selectors.pat_list_visible(
+        owner=context.user,
+        org=context.org,
+        acting_pat_id=acting_pat.pk if acting_pat else None,
+        granted_scopes=context.scopes,
+    )
     if not params["include_revoked"]:
         queryset = queryset.active()
-    if context.principal.token_kind == "pat":
-        # A PAT sees itself and the PATs no wider than it.
-        visible = [
-            pat.pk
-            for pat in queryset.only("pk", "scopes")
-            if str(pat.pk) == context.principal.token_id
-            or services.pat_within(pat, context.scopes)
-        ]
-        queryset = queryset.filter(pk__in=visible)
     return paginate(queryset, params, pat_data)
 
 

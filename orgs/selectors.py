@@ -1,5 +1,6 @@
 """Read-side queries of organisations, memberships and tokens."""
 
+from centeros import scopes as scope_names
 from orgs.models import Membership, Organization, PersonalAccessToken, User
 
 
@@ -30,6 +31,35 @@ def org_members(*, org: Organization):
 
 def pat_list(*, owner: User, org: Organization):
     return PersonalAccessToken.objects.filter(owner=owner, org=org)
+
+
+def pat_within(pat: PersonalAccessToken, granted_scopes: frozenset[str]) -> bool:
+    """Return whether ``pat`` has no scope beyond ``granted_scopes``."""
+    return scope_names.expand(pat.scopes) <= granted_scopes
+
+
+def pat_list_visible(
+    *,
+    owner: User,
+    org: Organization,
+    acting_pat_id: int | None,
+    granted_scopes: frozenset[str],
+):
+    """Return the owner's PATs that the caller may see.
+
+    A caller that authenticated with a PAT (``acting_pat_id``) sees that PAT
+    and the PATs with no scope beyond ``granted_scopes``, the same rule that
+    limits which PATs it may revoke. A logged-in user sees all of them.
+    """
+    queryset = pat_list(owner=owner, org=org)
+    if acting_pat_id is None:
+        return queryset
+    visible = [
+        pat.pk
+        for pat in queryset.only("pk", "scopes")
+        if pat.pk == acting_pat_id or pat_within(pat, granted_scopes)
+    ]
+    return queryset.filter(pk__in=visible)
 
 
 def default_org_for(*, user: User) -> Organization | None:

@@ -12,6 +12,7 @@ from centeros import scopes as scope_names
 from centeros.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from orgs.authentication import PAT_PREFIX, PAT_SALT
 from orgs.models import Membership, Organization, PersonalAccessToken, User
+from orgs.selectors import pat_within
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +101,6 @@ def pat_create(
     )
     logger.info("Created PAT %s for user %s in org %s", pat.pk, owner.pk, org.pk)
     return pat, token
-
-
-def pat_within(pat: PersonalAccessToken, granted_scopes: frozenset[str]) -> bool:
-    """Return whether ``pat`` has no scope beyond ``granted_scopes``."""
-    return scope_names.expand(pat.scopes) <= granted_scopes
 
 
 @transaction.atomic

@@ -30,6 +30,10 @@ def _parse_float(text: str) -> float:
 MAX_JSON_DEPTH = 32
 
 
+class JSONTooDeep(ValueError):
+    """A JSON body nests arrays or objects deeper than MAX_JSON_DEPTH."""
+
+
 def json_depth(value) -> int:
     """Return how deeply arrays and objects nest in ``value``, iteratively."""
     deepest = 0
@@ -53,17 +57,17 @@ def parse_json_text(text: str):
     """Parse a JSON request body strictly.
 
     Raises ValueError, with a sentence for the client, for invalid JSON,
-    NaN, infinities, numbers out of double range, and nesting deeper than
-    MAX_JSON_DEPTH.
+    NaN, infinities and numbers out of double range, and its subclass
+    JSONTooDeep for nesting deeper than MAX_JSON_DEPTH.
     """
     try:
         value = json.loads(
             text, parse_constant=_reject_constant, parse_float=_parse_float
         )
     except RecursionError:
-        raise ValueError("The request body nests JSON arrays or objects too deeply.")
+        raise JSONTooDeep("The request body nests JSON arrays or objects too deeply.")
     if json_depth(value) > MAX_JSON_DEPTH:
-        raise ValueError(
+        raise JSONTooDeep(
             "The request body nests JSON arrays or objects more than "
             f"{MAX_JSON_DEPTH} levels deep."
         )
@@ -83,8 +87,7 @@ class StrictJSONParser(JSONParser):
             return {}
         try:
             return parse_json_text(text)
+        except JSONTooDeep as error:
+            raise ParseError(str(error))
         except ValueError as error:
-            message = str(error)
-            if "too deeply" in message or "levels deep" in message:
-                raise ParseError(message)
-            raise ParseError(f"The request body is not valid JSON: {message}")
+            raise ParseError(f"The request body is not valid JSON: {error}")

@@ -34,7 +34,7 @@ from fleet.choices import (
 )
 from fleet.models import Alert, Deployment, Heartbeat, Robot, RobotCommand
 from models_registry.choices import ModelStatus
-from models_registry.services import model_version_mark_deployed
+from models_registry.services import is_own_artifact_key, model_version_mark_deployed
 
 logger = logging.getLogger(__name__)
 
@@ -328,10 +328,10 @@ def artifact_download(artifact_uri: str, *, org_id: int) -> dict:
     """
     if "://" in artifact_uri:
         return {"artifact_url": artifact_uri, "artifact_url_expires_at": None}
-    prefix = f"artifacts/{org_id}/"
-    if not artifact_uri.startswith(prefix) or ".." in artifact_uri.split("/"):
+    if not is_own_artifact_key(artifact_uri, org_id=org_id):
         logger.warning(
-            "Not signing artifact key outside %s for a deploy command", prefix
+            "Not signing an artifact key outside artifacts/%s/ for a deploy command",
+            org_id,
         )
         return {"artifact_url": None, "artifact_url_expires_at": None}
 

@@ -52,6 +52,7 @@ COPY_CHUNK_BYTES = 1024 * 1024
 
 def artifact_key(job: TrainingJob) -> str:
     """Return the storage key of a job's model artifact."""
+    # The same folder that model registration and deploy signing accept.
     return f"artifacts/{job.org_id}/{job.pk}/model.npz"
 
 
