@@ -1,6 +1,6 @@
 """CenterOS: the operations platform of a robot-learning team.
 
-This package holds the Django project (settings, URLs, ASGI and WSGI entry
+This package contains the Django project (settings, URLs, ASGI and WSGI entry
 points), the action layer core that every domain app registers into, and the
 client side (HTTP client, CLI, MCP server), which imports no server module.
 """

@@ -2,7 +2,7 @@
 
 Services and state machines raise these instead of HTTP-aware exceptions, so
 the admin, the actions and management commands can share one set of rules.
-Each error carries the HTTP status that the action layer answers with, a
+Each error carries the HTTP status of the action layer's response, a
 stable snake-case ``code`` and a sentence meant for the person reading it.
 """
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 WILDCARD = "*"
 
 # Declared by actions that any authenticated token may run (whoami and the
-# token actions); every principal holds it, and no token can be given it.
+# token actions); every principal has it, and no token can be given it.
 AUTHENTICATED = "authenticated"
 
 AREAS = (

@@ -226,7 +226,7 @@ CENTEROS_HEARTBEAT_TIMEOUT = _env_int("CENTEROS_HEARTBEAT_TIMEOUT", 60)
 # --- Fleet agent protocol (/api/agent/v1/) ---------------------------------
 # Heartbeats kept per robot; older ones are pruned as new ones arrive.
 CENTEROS_HEARTBEAT_HISTORY = _env_int("CENTEROS_HEARTBEAT_HISTORY", 1000)
-# Longest long poll of the command channel, in seconds.
+# Maximum duration of a long poll of the command channel, in seconds.
 CENTEROS_AGENT_MAX_WAIT = _env_int("CENTEROS_AGENT_MAX_WAIT", 30)
 # Without PostgreSQL LISTEN/NOTIFY (SQLite), a waiting channel request checks
 # the queue this often, in milliseconds.

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 @csrf_exempt
 @require_GET
 def health(request):
-    """``GET /api/health``: 200 when the database answers, 503 when it does not."""
+    """``GET /api/health``: 200 when the database responds, 503 when it does not."""
     database = check_database()
     healthy = database["status"] == "ok"
     return JsonResponse(
@@ -64,7 +64,7 @@ def server_error(request):
 
 
 def admin_login(request, **kwargs):
-    """The admin's login page, with the API login's rate limit on POSTs."""
+    """Serve the admin's login page, with the API login's rate limit on POSTs."""
     from django.contrib import admin
 
     from centeros.actions.throttles import LoginRateThrottle

@@ -265,6 +265,6 @@ async def _send_json(send, status: int, payload: dict, headers=None) -> None:
         )
         await send({"type": "http.response.body", "body": content})
     except OSError:
-        # The client went away before the answer; the upload's outcome is
+        # The client went away before the response; the upload's outcome is
         # already logged and stored.
         logger.info("Could not send the upload response (%s): client gone", status)

@@ -286,7 +286,7 @@ class S3UploadBackend(UploadBackend):
         return RangedReader(fetch, size, name=key)
 
     def delete(self, key: str) -> None:
-        # S3 answers a delete of a missing key with success.
+        # S3 reports success for a delete of a missing key.
         self._call(
             "delete",
             key,

@@ -477,18 +477,19 @@ def dataset_confirm_upload(
 ) -> Dataset:
     """Check the uploaded file of a dataset, inspect it and mark it ready.
 
-    The stored object must exist. When it does not, nothing changes and
-    the InvalidInput raised asks the caller to upload first. Its size must equal the declared
-    size and its SHA-256 the expected one (given here or when the URL was
-    signed). Then the file is inspected and the dataset becomes ``ready``
-    with its metadata, counts and resolved file type (an archive becomes
-    ``lerobot`` or ``rosbag2``).
+    The stored object must exist. When it does not, nothing changes, and the
+    InvalidInput raised tells the caller to upload first. Its size must equal
+    the declared size and its SHA-256 the expected one (given here or when
+    the URL was signed). Then the file is inspected and the dataset becomes
+    ``ready`` with its metadata, counts and resolved file type (an archive
+    becomes ``lerobot`` or ``rosbag2``).
 
-    A mismatch or a file that cannot be inspected marks the dataset
-    ``failed`` with the reason and raises InvalidInput with
-    ``keep_changes=True``: the failed state is committed even though the
-    caller gets an error. Raises Conflict when the dataset is not
-    ``pending_upload`` (already ready, or failed).
+    The work commits in three short transactions, so no lock is held while
+    the file is read. A mismatch or a file that cannot be inspected marks
+    the dataset ``failed`` with the reason, commits that, and raises
+    InvalidInput. Raises Conflict when the dataset is ready, failed, or
+    being confirmed by another request (processing for less than
+    STALE_PROCESSING).
     """
     given_sha256 = _validated_sha256(sha256, field="sha256")
 

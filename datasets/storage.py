@@ -1,4 +1,4 @@
-"""Where dataset files are stored, and how clients upload them there.
+"""Storage of dataset files, and the signed uploads that put them there.
 
 Services talk to an :class:`UploadBackend`: it signs an upload URL bound to
 one storage key, an exact size and an expiry, and it reads, checks and
@@ -52,7 +52,7 @@ class DownloadTokenError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class UploadGrant:
-    """What a signed upload token allows: one object, one size, until a time.
+    """Permission of a signed upload token: one object, one size, until a time.
 
     ``expires_at`` is a Unix timestamp in seconds.
     """

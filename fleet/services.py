@@ -361,7 +361,7 @@ def robot_emergency_stop(
     stopped it keeps the first reason, reuses the stop command unless that
     one failed or expired, and sets ``already_estopped``. The robot row is
     locked, so a concurrent deployment either commits first and is cancelled
-    here or waits and then sees the stop. Raises NotFound for an unknown
+    here or waits and then reads the stop. Raises NotFound for an unknown
     robot of ``org``.
     """
     reason = reason.strip()

@@ -90,8 +90,8 @@ def is_own_artifact_key(key: str, *, org_id: int) -> bool:
 def _check_artifact_uri(*, org: Organization, artifact_uri: str) -> None:
     """Accept an external URL, or a storage key of this organisation's.
 
-    A storage key is something the platform later signs download URLs for,
-    so it must name an existing object under ``artifacts/<org id>/``: a key of
+    The platform later signs download URLs for a storage key, so the key
+    must name an existing object under ``artifacts/<org id>/``. A key of
     another organisation, a path that climbs out with ``..`` or an absolute
     path would hand out files the caller may not read.
     """
@@ -196,10 +196,9 @@ def model_version_register(
         )
 
     # Step 2: insert with the next free version. Registrations in one
-    # organisation queue on its row, so concurrent ones rarely collide; when
-    # one still does (the lock is taken in a different order elsewhere), the
-    # insert fails on the unique constraint and the savepoint keeps the outer
-    # transaction usable for the retry.
+    # organisation queue on its row, so concurrent ones rarely collide. When
+    # one still does, the insert fails on the unique constraint, and the
+    # savepoint keeps the outer transaction usable for the retry.
     Organization.objects.select_for_update().filter(pk=org.pk).first()
     for attempt in range(1, MAX_VERSION_ATTEMPTS + 1):
         version = _next_version(org=org, name=name)

@@ -114,7 +114,7 @@ def pat_revoke(
 ) -> PersonalAccessToken:
     """Revoke one of the owner's PATs and every PAT created from it.
 
-    When a PAT (``acting_pat``) asks, it may revoke itself or a PAT with no
+    A caller that authenticated with a PAT (``acting_pat``) may revoke itself or a PAT with no
     scope beyond ``granted_scopes``, so a narrow token cannot cut off a
     wider one. Raises NotFound for a PAT that is not the owner's here,
     PermissionDenied for a wider one and Conflict when already revoked.

@@ -1,4 +1,4 @@
-"""Who is calling an action, and the request it arrived on."""
+"""The caller of an action, and the request it arrived on."""
 
 from dataclasses import dataclass, field
 from typing import Any

@@ -1,8 +1,8 @@
 """A JSON parser that rejects what JSON itself does not allow.
 
 Python's ``json`` module accepts ``NaN`` and ``Infinity`` and turns ``1e400``
-into ``inf``; none of these can be stored or compared sensibly, so the request
-is rejected with a 400 before any action runs.
+into ``inf``. None of these can be stored or compared sensibly, so the
+request is rejected with a 400 before any action runs.
 """
 
 import json

@@ -333,10 +333,10 @@ def test_cli_has_agent_command():
 def test_artifact_key_of_other_org_is_not_signed():
     from fleet.agent.services import artifact_download
 
-    refused = artifact_download("artifacts/1/abc/model.npz", org_id=2)
+    rejected = artifact_download("artifacts/1/abc/model.npz", org_id=2)
     climbing = artifact_download("artifacts/2/../1/abc/model.npz", org_id=2)
     external = artifact_download("s3://bucket/model.npz", org_id=2)
-    assert refused["artifact_url"] is None
+    assert rejected["artifact_url"] is None
     assert climbing["artifact_url"] is None
     assert external["artifact_url"] == "s3://bucket/model.npz"
 

@@ -117,7 +117,7 @@ def test_wrong_length_is_rejected(s3_storage, call):
 
     response = put(signed, b"a" * 900)
 
-    # S3 answers 403 because Content-Length is a signed header. A server
+    # S3 returns 403 because Content-Length is a signed header. A server
     # that does not check signatures stores the object, and then the
     # confirmation rejects it.
     if response.status_code == 200:

@@ -1,9 +1,9 @@
 """Fill an organisation with realistic demo data in every category.
 
-Everything is made through the same services the actions call: datasets are
-uploaded and inspected, a policy is trained by the real trainer, models are
-registered, evaluated and promoted, robots are registered, deployed to and
-stopped, and annotation work moves through review.
+Everything is made through the same services the actions call. Datasets are
+uploaded and inspected, and a policy is trained by the real trainer. Models
+are registered, evaluated and promoted. Robots are registered, deployed to
+and stopped, and annotation work moves through review.
 """
 
 import hashlib
